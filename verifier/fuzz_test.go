@@ -84,7 +84,6 @@ func FuzzExtract(f *testing.F) {
 	})
 }
 
-
 func publicKeyA(t testing.TB, pems string) *rsa.PublicKey {
 	t.Helper()
 	pubs, err := rsakey.ParsePublicKeys(pems)

@@ -1,0 +1,162 @@
+package issuer
+
+import (
+	"crypto/rsa"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/qubital/office-router/internal/rsakey"
+)
+
+// Config holds the issuer's deploy-time settings; ConfigFromEnv reads them from the variables
+// in docs/configuration.md. New validates them once.
+type Config struct {
+	// PrivateKeyPEM is JWT_PRIVATE_KEY: the RSA ≥ 2048-bit signing key, PKCS#1 or PKCS#8 PEM.
+	// Required, unless PrivateKeyFile is set or Dev generates one.
+	PrivateKeyPEM string
+	// PrivateKeyFile is JWT_PRIVATE_KEY_FILE, an alternative to PrivateKeyPEM.
+	PrivateKeyFile string
+	// PreviousPublicKeysPEM is JWT_PREVIOUS_PUBLIC_KEYS: retired keys that stay in the JWKS
+	// after a rotation until their tokens have expired. Optional.
+	PreviousPublicKeysPEM string
+	// Issuer is JWT_ISSUER (`iss`). Required; defaults to "office-router-dev" in Dev.
+	Issuer string
+	// Audience is JWT_AUDIENCE (`aud`). Required; defaults to "office-router" in Dev.
+	Audience string
+	// WebSocketBaseURL is WEBSOCKET_BASE_URL, ws:// or wss://, e.g. wss://router.example.com;
+	// the socket URL of an org is this + /orgs/{orgId}/ws. Required; defaults to
+	// ws://127.0.0.1:8787 (wrangler dev) in Dev.
+	WebSocketBaseURL string
+	// WorkOSJWKSURL is WORKOS_JWKS_URL: the JWKS that signs callers' WorkOS access tokens.
+	// Required unless Dev.
+	WorkOSJWKSURL string
+	// WorkOSIssuer is WORKOS_ISSUER: when set, the access token's `iss` must equal it.
+	WorkOSIssuer string
+	// SupabaseJWTSecret is SUPABASE_JWT_SECRET (≥ 32 bytes). Optional: without it
+	// /api/v1/realtime/token answers 503 realtime_not_configured. Dev generates one.
+	SupabaseJWTSecret string
+	// AllowedOrigins is ALLOWED_ORIGINS (comma list): browser origins that get CORS headers.
+	// "*" allows any origin. This defaults to none.
+	AllowedOrigins []string
+	// MaxBodyBytes bounds request bodies. This defaults to 64 KiB.
+	MaxBodyBytes int64
+	// Dev turns on the local identity provider (POST /dev/session) and fills in defaults so the
+	// whole flow runs with no account and no secret. Never for production.
+	Dev bool
+}
+
+// ConfigFromEnv reads the issuer's variables.
+func ConfigFromEnv(getenv func(string) string) Config {
+	return Config{
+		PrivateKeyPEM:         getenv("JWT_PRIVATE_KEY"),
+		PrivateKeyFile:        getenv("JWT_PRIVATE_KEY_FILE"),
+		PreviousPublicKeysPEM: getenv("JWT_PREVIOUS_PUBLIC_KEYS"),
+		Issuer:                getenv("JWT_ISSUER"),
+		Audience:              getenv("JWT_AUDIENCE"),
+		WebSocketBaseURL:      getenv("WEBSOCKET_BASE_URL"),
+		WorkOSJWKSURL:         getenv("WORKOS_JWKS_URL"),
+		WorkOSIssuer:          getenv("WORKOS_ISSUER"),
+		SupabaseJWTSecret:     getenv("SUPABASE_JWT_SECRET"),
+		AllowedOrigins:        SplitList(getenv("ALLOWED_ORIGINS")),
+	}
+}
+
+// SplitList splits a comma list, trimming blanks.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Dev-mode defaults.
+const (
+	DevIssuer        = "office-router-dev"
+	DevAudience      = "office-router"
+	DevWebSocketBase = "ws://127.0.0.1:8787"
+)
+
+func (c *Config) applyDevDefaults() {
+	if !c.Dev {
+		return
+	}
+	if c.Issuer == "" {
+		c.Issuer = DevIssuer
+	}
+	if c.Audience == "" {
+		c.Audience = DevAudience
+	}
+	if c.WebSocketBaseURL == "" {
+		c.WebSocketBaseURL = DevWebSocketBase
+	}
+}
+
+// signingKey loads the key named by the config; errors name the variable, never the value.
+func (c *Config) signingKey() (*rsa.PrivateKey, error) {
+	switch {
+	case c.PrivateKeyPEM != "" && c.PrivateKeyFile != "":
+		return nil, fmt.Errorf("set only one of JWT_PRIVATE_KEY and JWT_PRIVATE_KEY_FILE")
+	case c.PrivateKeyPEM != "":
+		k, err := rsakey.ParsePrivateKey(c.PrivateKeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("JWT_PRIVATE_KEY: %w", err)
+		}
+		return k, nil
+	case c.PrivateKeyFile != "":
+		k, err := rsakey.ReadPrivateKeyFile(c.PrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("JWT_PRIVATE_KEY_FILE: %w", err)
+		}
+		return k, nil
+	}
+	return nil, nil
+}
+
+func (c *Config) validate() error {
+	c.applyDevDefaults()
+	if c.Issuer == "" {
+		return fmt.Errorf("JWT_ISSUER is required")
+	}
+	if c.Audience == "" {
+		return fmt.Errorf("JWT_AUDIENCE is required")
+	}
+	u, err := url.Parse(c.WebSocketBaseURL)
+	if c.WebSocketBaseURL == "" {
+		return fmt.Errorf("WEBSOCKET_BASE_URL is required (e.g. wss://router.example.com)")
+	}
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("WEBSOCKET_BASE_URL must be a ws:// or wss:// URL without query, got %q", c.WebSocketBaseURL)
+	}
+	c.WebSocketBaseURL = strings.TrimRight(c.WebSocketBaseURL, "/")
+	if c.Dev && c.WorkOSJWKSURL != "" {
+		return fmt.Errorf("-dev replaces WorkOS with a local identity provider: unset WORKOS_JWKS_URL")
+	}
+	if !c.Dev {
+		if c.WorkOSJWKSURL == "" {
+			return fmt.Errorf("WORKOS_JWKS_URL is required (or run with -dev)")
+		}
+		if ju, err := url.Parse(c.WorkOSJWKSURL); err != nil || (ju.Scheme != "https" && ju.Scheme != "http") || ju.Host == "" {
+			return fmt.Errorf("WORKOS_JWKS_URL must be an http(s) URL")
+		}
+	}
+	if c.SupabaseJWTSecret != "" && len(c.SupabaseJWTSecret) < minSecretBytes {
+		return fmt.Errorf("SUPABASE_JWT_SECRET must be at least %d bytes", minSecretBytes)
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		ou, err := url.Parse(o)
+		if err != nil || ou.Scheme == "" || ou.Host == "" || (ou.Path != "" && ou.Path != "/") || ou.RawQuery != "" {
+			return fmt.Errorf("ALLOWED_ORIGINS: %q is not an origin like https://app.example.com", o)
+		}
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 64 << 10
+	}
+	return nil
+}

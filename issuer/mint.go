@@ -1,0 +1,160 @@
+package issuer
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/qubital/office-router/internal/rsakey"
+	"github.com/qubital/office-router/verifier"
+)
+
+// Token lifetimes fixed by the contract (docs/protocol.md).
+const (
+	HandshakeTTL = 60 * time.Second
+	PublishTTL   = 60 * time.Second
+	RealtimeTTL  = 3600 * time.Second
+
+	// Supabase Realtime expects these values (docs/configuration.md).
+	RealtimeIssuer   = "qubital-backend"
+	RealtimeAudience = "authenticated"
+	RealtimeRole     = "authenticated"
+	minSecretBytes   = 32
+)
+
+// ErrInvalidIdentity means a user, org or role does not fit the handshake-token formats, so no
+// router would accept a token minted for it.
+var ErrInvalidIdentity = errors.New("invalid_identity")
+
+// Identity is who a token is for.
+type Identity struct {
+	UserID string
+	OrgID  string
+	Role   string
+}
+
+// Token is a signed token and its expiry.
+type Token struct {
+	Token     string
+	ExpiresAt time.Time
+}
+
+// Minter signs handshake and publish tokens with an RSA key (RS256, kid = RFC 7638 thumbprint).
+type Minter struct {
+	key      *rsa.PrivateKey
+	kid      string
+	issuer   string
+	audience string
+	now      func() time.Time
+}
+
+// NewMinter returns a Minter. The key must be RSA ≥ 2048 bits.
+func NewMinter(key *rsa.PrivateKey, issuer, audience string, now func() time.Time) (*Minter, error) {
+	if key == nil {
+		return nil, errors.New("issuer: nil signing key")
+	}
+	if err := rsakey.CheckSize(&key.PublicKey); err != nil {
+		return nil, err
+	}
+	if issuer == "" || audience == "" {
+		return nil, errors.New("issuer: JWT_ISSUER and JWT_AUDIENCE are required")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	key.Precompute()
+	return &Minter{key: key, kid: rsakey.Thumbprint(&key.PublicKey), issuer: issuer, audience: audience, now: now}, nil
+}
+
+// KeyID is the kid of the signing key.
+func (m *Minter) KeyID() string { return m.kid }
+
+// PublicKey is the signing key's public half.
+func (m *Minter) PublicKey() *rsa.PublicKey { return &m.key.PublicKey }
+
+// MintHandshake signs a 60-second handshake token for id.
+func (m *Minter) MintHandshake(id Identity) (Token, error) {
+	if !verifier.IsValidID(id.UserID) || !verifier.IsValidID(id.OrgID) || !validRole(id.Role) {
+		return Token{}, ErrInvalidIdentity
+	}
+	return m.sign(HandshakeTTL, jwt.MapClaims{"sub": id.UserID, "userId": id.UserID, "orgId": id.OrgID, "role": id.Role})
+}
+
+// MintPublish signs a 60-second service token that lets subject publish to org's sockets
+// (POST /orgs/{orgId}/publish). It can never open a socket.
+func (m *Minter) MintPublish(orgID, subject string) (Token, error) {
+	if !verifier.IsValidID(orgID) || !verifier.IsValidID(subject) {
+		return Token{}, ErrInvalidIdentity
+	}
+	return m.sign(PublishTTL, jwt.MapClaims{"sub": subject, "orgId": orgID, "scope": "publish"})
+}
+
+func (m *Minter) sign(ttl time.Duration, c jwt.MapClaims) (Token, error) {
+	now := m.now().Unix()
+	exp := now + int64(ttl/time.Second)
+	c["iss"], c["aud"], c["iat"], c["nbf"], c["exp"], c["jti"] = m.issuer, m.audience, now, now, exp, newJTI()
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	t.Header["kid"] = m.kid
+	s, err := t.SignedString(m.key)
+	if err != nil {
+		return Token{}, fmt.Errorf("sign: %w", err)
+	}
+	return Token{Token: s, ExpiresAt: time.Unix(exp, 0)}, nil
+}
+
+// newJTI is 128 random bits, hex: within the jti format of docs/reason-codes.md.
+func newJTI() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+func validRole(r string) bool {
+	if len(r) == 0 || len(r) > 64 {
+		return false
+	}
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// RealtimeMinter signs Supabase Realtime tokens (HS256).
+type RealtimeMinter struct {
+	secret []byte
+	now    func() time.Time
+}
+
+// NewRealtimeMinter refuses secrets under 32 bytes.
+func NewRealtimeMinter(secret []byte, now func() time.Time) (*RealtimeMinter, error) {
+	if len(secret) < minSecretBytes {
+		return nil, fmt.Errorf("SUPABASE_JWT_SECRET must be at least %d bytes", minSecretBytes)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &RealtimeMinter{secret: secret, now: now}, nil
+}
+
+// Mint signs a one-hour Realtime token for userID.
+func (r *RealtimeMinter) Mint(userID string) (Token, error) {
+	now := r.now().Unix()
+	exp := now + int64(RealtimeTTL/time.Second)
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": RealtimeIssuer, "aud": RealtimeAudience, "role": RealtimeRole,
+		"sub": userID, "iat": now, "exp": exp,
+	})
+	s, err := t.SignedString(r.secret)
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{Token: s, ExpiresAt: time.Unix(exp, 0)}, nil
+}

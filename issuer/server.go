@@ -1,0 +1,330 @@
+package issuer
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/qubital/office-router/internal/httpx"
+	"github.com/qubital/office-router/internal/rsakey"
+)
+
+// Server is the issuer's HTTP handler. Routes and bodies are in docs/protocol.md.
+type Server struct {
+	cfg      Config
+	minter   *Minter
+	realtime *RealtimeMinter
+	auth     Authenticator
+	dev      *devIdP
+	jwks     []byte
+	origins  httpx.Origins
+	m        *metrics
+	log      *slog.Logger
+	cancel   context.CancelFunc
+	routes   map[string]map[string]handlerFunc
+	handler  http.Handler
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Option injects dependencies.
+type Option func(*options)
+
+type options struct {
+	now    func() time.Time
+	logger *slog.Logger
+	client *http.Client
+	auth   Authenticator
+}
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithLogger sets the logger. This defaults to slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithHTTPClient sets the client for WORKOS_JWKS_URL. This defaults to http.DefaultClient.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
+
+// WithAuthenticator replaces WorkOS verification (for embedding the issuer behind another IdP).
+func WithAuthenticator(a Authenticator) Option { return func(o *options) { o.auth = a } }
+
+// New validates cfg and builds the issuer. Errors name the bad variable, never its value.
+func New(cfg Config, opts ...Option) (*Server, error) {
+	o := options{now: time.Now, logger: slog.Default(), client: http.DefaultClient}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	key, err := cfg.signingKey()
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		if !cfg.Dev {
+			return nil, errors.New("JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE is required (or run with -dev)")
+		}
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, err
+		}
+	}
+	minter, err := NewMinter(key, cfg.Issuer, cfg.Audience, o.now)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, minter: minter, origins: httpx.NewOrigins(cfg.AllowedOrigins), m: newMetrics(),
+		log: o.logger, cancel: func() {}}
+
+	secret := []byte(cfg.SupabaseJWTSecret)
+	if len(secret) == 0 && cfg.Dev {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+		secret = []byte(base64.RawURLEncoding.EncodeToString(secret))
+	}
+	if len(secret) > 0 {
+		if s.realtime, err = NewRealtimeMinter(secret, o.now); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := s.buildJWKS(); err != nil {
+		return nil, err
+	}
+
+	switch {
+	case o.auth != nil:
+		s.auth = o.auth
+	case cfg.Dev:
+		if s.dev, s.auth, err = newDevIdP(o.now); err != nil {
+			return nil, err
+		}
+	default:
+		ctx, cancel := context.WithCancel(context.Background())
+		a, err := newWorkOSAuth(ctx, cfg.WorkOSJWKSURL, cfg.WorkOSIssuer, o.client, o.logger)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		s.auth, s.cancel = a, cancel
+	}
+
+	s.routes = map[string]map[string]handlerFunc{
+		"/api/v1/cloudflare/request-access": {http.MethodPost: s.handleRequestAccess},
+		"/api/v1/realtime/token":            {http.MethodPost: s.handleRealtime},
+		"/.well-known/jwks.json":            {http.MethodGet: s.handleJWKS},
+		"/healthz":                          {http.MethodGet: s.handleHealth},
+		"/readyz":                           {http.MethodGet: s.handleReady},
+	}
+	if s.dev != nil {
+		s.routes["/dev/session"] = map[string]handlerFunc{http.MethodPost: s.handleDevSession}
+	}
+	metricsHandler := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
+	s.routes["/metrics"] = map[string]handlerFunc{http.MethodGet: func(w http.ResponseWriter, r *http.Request) error {
+		metricsHandler.ServeHTTP(w, r)
+		return nil
+	}}
+	s.handler = http.HandlerFunc(s.serve)
+	return s, nil
+}
+
+// Close stops the WorkOS JWKS refresher.
+func (s *Server) Close() error {
+	s.cancel()
+	return nil
+}
+
+// Minter is the handshake/publish token minter, for in-process use (tests, the dev stack).
+func (s *Server) Minter() *Minter { return s.minter }
+
+// PublicKeyPEM is the signing key's public half as PEM: what CONN_JWT_PUBLIC_KEY needs.
+func (s *Server) PublicKeyPEM() []byte {
+	b, _ := rsakey.EncodePublicKeyPEM(s.minter.PublicKey())
+	return b
+}
+
+// Handle adds a route (used by the dev stack to serve the demo page). Not for API routes.
+func (s *Server) Handle(method, path string, h http.HandlerFunc) {
+	if s.routes[path] == nil {
+		s.routes[path] = map[string]handlerFunc{}
+	}
+	s.routes[path][method] = func(w http.ResponseWriter, r *http.Request) error { h(w, r); return nil }
+}
+
+func (s *Server) buildJWKS() error {
+	keys := []rsakey.JWK{rsakey.PublicJWK(s.minter.PublicKey())}
+	if s.cfg.PreviousPublicKeysPEM != "" {
+		prev, err := rsakey.ParsePublicKeys(s.cfg.PreviousPublicKeysPEM)
+		if err != nil {
+			return fmt.Errorf("JWT_PREVIOUS_PUBLIC_KEYS: %w", err)
+		}
+		for _, p := range prev {
+			keys = append(keys, rsakey.PublicJWK(p))
+		}
+	}
+	b, err := json.Marshal(map[string]any{"keys": keys})
+	s.jwks = append(b, '\n')
+	return err
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// serve is the one place requests become responses: CORS, routing, body limits, errors.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	origin := r.Header.Get("Origin")
+	allowed := origin != "" && s.origins.Allowed(origin)
+	if allowed {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+	}
+	methods, known := s.routes[r.URL.Path]
+	route := r.URL.Path
+	if !known {
+		route = "unknown"
+	}
+	err := func() error {
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if !allowed {
+				return ErrOriginNotAllowed
+			}
+			h := w.Header()
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		if !known {
+			return ErrNotFound
+		}
+		h, ok := methods[r.Method]
+		if !ok {
+			allow := make([]string, 0, len(methods))
+			for m := range methods {
+				allow = append(allow, m)
+			}
+			sort.Strings(allow)
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return ErrMethodNotAllowed
+		}
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			return ErrBodyTooLarge
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		return h(w, r)
+	}()
+	status := http.StatusOK
+	if err != nil {
+		var code string
+		status, code = errorStatus(err)
+		if status == http.StatusInternalServerError {
+			s.log.ErrorContext(r.Context(), "request failed", "route", route, "error", err)
+		}
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			s.m.authFailures.WithLabelValues(code).Inc()
+		}
+		httpx.WriteError(w, status, code)
+	}
+	s.m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	s.log.DebugContext(r.Context(), "request", "method", r.Method, "route", route, "status", status)
+}
+
+// authenticate reads and verifies the caller's access token and drains a bounded body.
+func (s *Server) authenticate(r *http.Request) (Identity, error) {
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return Identity{}, ErrBodyTooLarge
+		}
+	}
+	tok, err := bearer(r)
+	if err != nil {
+		return Identity{}, err
+	}
+	return s.auth.Authenticate(r.Context(), tok)
+}
+
+// AccessResponse is the body of POST /api/v1/cloudflare/request-access.
+type AccessResponse struct {
+	Token     string `json:"token"`
+	URL       string `json:"url"`
+	ExpiresAt int64  `json:"expiresAt"` // Unix seconds
+}
+
+func (s *Server) handleRequestAccess(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	tok, err := s.minter.MintHandshake(id)
+	if err != nil {
+		return err
+	}
+	s.m.minted.WithLabelValues("handshake").Inc()
+	httpx.WriteJSON(w, http.StatusOK, AccessResponse{Token: tok.Token, URL: s.OrgURL(id.OrgID), ExpiresAt: tok.ExpiresAt.Unix()})
+	return nil
+}
+
+// OrgURL is the WebSocket URL of an org's socket: WEBSOCKET_BASE_URL + /orgs/{orgId}/ws.
+func (s *Server) OrgURL(orgID string) string {
+	return s.cfg.WebSocketBaseURL + "/orgs/" + url.PathEscape(orgID) + "/ws"
+}
+
+// RealtimeResponse is the body of POST /api/v1/realtime/token.
+type RealtimeResponse struct {
+	Token     string `json:"token"`
+	ExpiresAt int64  `json:"expiresAt"`
+}
+
+func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	if s.realtime == nil {
+		return ErrRealtimeDisabled
+	}
+	tok, err := s.realtime.Mint(id.UserID)
+	if err != nil {
+		return err
+	}
+	s.m.minted.WithLabelValues("realtime").Inc()
+	httpx.WriteJSON(w, http.StatusOK, RealtimeResponse{Token: tok.Token, ExpiresAt: tok.ExpiresAt.Unix()})
+	return nil
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(s.jwks)
+	return nil
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) error {
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
+	if !s.auth.Ready(r.Context()) {
+		return ErrIdPUnavailable
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

@@ -143,6 +143,10 @@ func (ti *testIssuer) do(t testing.TB, method, path string, body io.Reader, hdr 
 	return resp.StatusCode, resp.Header, out
 }
 
-func bearerHdr(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+func bearerHdr(tok string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + tok}
+}
 
-func bufCopy(dst *strings.Builder, resp *http.Response) (int64, error) { return io.Copy(dst, resp.Body) }
+func bufCopy(dst *strings.Builder, resp *http.Response) (int64, error) {
+	return io.Copy(dst, resp.Body)
+}

@@ -229,7 +229,9 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no key", func(c *issuer.Config) { c.PrivateKeyPEM = "" }, "JWT_PRIVATE_KEY"},
 		{"both key settings", func(c *issuer.Config) { c.PrivateKeyFile = "/x" }, "only one"},
-		{"bad key", func(c *issuer.Config) { c.PrivateKeyPEM = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" }, "JWT_PRIVATE_KEY"},
+		{"bad key", func(c *issuer.Config) {
+			c.PrivateKeyPEM = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+		}, "JWT_PRIVATE_KEY"},
 		{"weak key", func(c *issuer.Config) { c.PrivateKeyPEM = string(weakPEM) }, "2048"},
 		{"missing key file", func(c *issuer.Config) { c.PrivateKeyPEM = ""; c.PrivateKeyFile = "/does/not/exist" }, "JWT_PRIVATE_KEY_FILE"},
 		{"no issuer", func(c *issuer.Config) { c.Issuer = "" }, "JWT_ISSUER"},

@@ -39,7 +39,9 @@ type PublishError struct {
 	Reason string
 }
 
-func (e *PublishError) Error() string { return fmt.Sprintf("publish refused: %d %s", e.Status, e.Reason) }
+func (e *PublishError) Error() string {
+	return fmt.Sprintf("publish refused: %d %s", e.Status, e.Reason)
+}
 
 // Publish sends data to every socket of orgID, or only to user `to` when it is not empty, and
 // returns how many connections received it.

@@ -59,4 +59,3 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	logger.Info("issuer listening", "addr", ln.Addr().String(), "dev", *dev)
 	return serve.HTTP(ctx, ln, srv, logger, 10*time.Second)
 }
-

@@ -252,6 +252,7 @@ func Generate(keysDir string) (*File, error) {
 		bad("missing_token_empty", "missing_token", ""),
 		bad("too_large_4097", "token_too_large", padTo(A, b("jti-too-large"), 4097)),
 		bad("too_large_garbage", "token_too_large", strings.Repeat("a", 5000)),
+		bad("too_large_counted_in_bytes", "token_too_large", strings.Repeat("é", 2100)),
 	)
 
 	// Rule 2: shape.
@@ -266,6 +267,9 @@ func Generate(keysDir string) (*File, error) {
 		bad("malformed_padding", "malformed", parts[0]+"."+parts[1]+"=."+parts[2]),
 		bad("malformed_std_alphabet", "malformed", strings.NewReplacer("-", "+", "_", "/").Replace(parts[0])+"."+parts[1]+"."+strings.NewReplacer("-", "+", "_", "/").Replace(parts[2])+"+/"),
 		bad("malformed_newline_in_segment", "malformed", parts[0][:10]+"\n"+parts[0][10:]+"."+parts[1]+"."+parts[2]),
+		bad("malformed_non_ascii_in_token", "malformed", parts[0]+"é."+parts[1]+"."+parts[2]),
+		bad("malformed_bom_before_payload", "malformed", raw(A, hA, "\ufeff"+b("jti-bom").json())),
+		bad("malformed_duplicate_lone_surrogate_keys", "malformed", raw(A, hA, strings.TrimSuffix(b("jti-surkeys").json(), "}")+`,"\ud800":1,"\udc00":2}`)),
 		bad("malformed_space_in_token", "malformed", parts[0]+" ."+parts[1]+"."+parts[2]),
 		bad("malformed_noncanonical_base64", "malformed", parts[0]+"."+parts[1]+"."+nonCanonical(parts[2])),
 		bad("malformed_bad_length_base64", "malformed", parts[0]+"."+parts[1]+"a."+parts[2]),

@@ -1,0 +1,22 @@
+import type { Env as WorkerEnv } from "../src/env";
+
+interface Vector {
+  name: string;
+  kind: "handshake" | "publish";
+  now: number;
+  token: string;
+  want: string;
+  identity?: { userId?: string; orgId: string; role?: string; sub: string; jti: string; expiresAt: number };
+}
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {
+      VECTORS: {
+        config: { issuer: string; audience: string; leewaySeconds: number; maxTtlSeconds: number; publicKeys: string };
+        cases: Vector[];
+      };
+      TEST_PRIVATE_KEY: string;
+    }
+  }
+}

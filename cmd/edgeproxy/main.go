@@ -1,0 +1,107 @@
+// Command edgeproxy runs the Go edge proxy (package proxy): the office-router Worker's twin in
+// Go (hub mode, the default) or a validating forwarder (-upstream). Settings: docs/configuration.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/qubital/office-router/internal/serve"
+	"github.com/qubital/office-router/issuer"
+	"github.com/qubital/office-router/proxy"
+	"github.com/qubital/office-router/verifier"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "edgeproxy:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("edgeproxy", flag.ContinueOnError)
+	addr := fs.String("addr", ":8788", "listen address")
+	upstream := fs.String("upstream", "", "forward mode: ws:// or wss:// origin of the upstream router")
+	forwardToken := fs.Bool("forward-token", false, "forward mode: re-send the client's token upstream instead of identity headers")
+	maxMsg := fs.Int64("max-message-bytes", proxy.DefaultMaxMessageBytes, "largest client message (larger: close 1009)")
+	perOrg := fs.Int("max-conns-per-org", proxy.DefaultMaxConnsPerOrg, "connections per org (more: 429)")
+	perUser := fs.Int("max-conns-per-user", proxy.DefaultMaxConnsPerUser, "connections per user (more: 429)")
+	queue := fs.Int("send-queue", proxy.DefaultSendQueue, "per-connection send queue (overflow: close 4008)")
+	failures := fs.Float64("failed-handshakes-per-sec", proxy.DefaultFailuresPerSec, "failed handshakes allowed per client IP per second")
+	failureBurst := fs.Int("failed-handshakes-burst", proxy.DefaultFailureBurst, "burst of failed handshakes per client IP")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this address too")
+	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long SIGTERM waits for sockets to close")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger, err := serve.Logger(*logLevel)
+	if err != nil {
+		return err
+	}
+	vcfg, err := verifier.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	v, err := verifier.New(vcfg, verifier.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	p, err := proxy.New(proxy.Config{
+		AllowedOrigins: issuer.SplitList(getenv("ALLOWED_ORIGINS")), Upstream: *upstream, ForwardToken: *forwardToken,
+		MaxMessageBytes: *maxMsg, MaxConnsPerOrg: *perOrg, MaxConnsPerUser: *perUser, SendQueue: *queue,
+		FailuresPerSecond: *failures, FailureBurst: *failureBurst,
+	}, v, proxy.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	mode := "hub"
+	if *upstream != "" {
+		mode = "forward"
+	}
+	logger.Info("edgeproxy listening", "addr", ln.Addr().String(), "mode", mode, "upstream", *upstream)
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		msrv := serve.NewServer(p.MetricsHandler(), logger)
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+	}
+	srv := serve.NewServer(p, logger)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: closing sockets with 1001", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	_ = srv.Shutdown(sctx) // stop accepting; hijacked sockets are the proxy's to close
+	if err := p.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
+		return e
+	}
+	return nil
+}

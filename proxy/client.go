@@ -1,0 +1,249 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/qubital/office-router/verifier"
+)
+
+// client is one socket in a hub. The handler goroutine reads (readLoop); a writer goroutine
+// exists only while the queue has something to send, so an idle connection costs one goroutine.
+type client struct {
+	p      *Proxy
+	h      *hub
+	conn   *websocket.Conn
+	id     verifier.Identity
+	connID string
+	limit  *rate.Limiter
+
+	mu      sync.Mutex
+	queue   []outgoing
+	writing bool
+	closed  bool // no more messages accepted
+	aborted bool // queue dropped: the writer stops after its current write
+}
+
+type outgoing struct {
+	data   []byte
+	ping   bool
+	close  int
+	reason string
+}
+
+func newClient(p *Proxy, h *hub, conn *websocket.Conn, id verifier.Identity) *client {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &client{p: p, h: h, conn: conn, id: id, connID: hex.EncodeToString(b[:]),
+		limit: rate.NewLimiter(rate.Limit(p.cfg.MessagesPerSecond), p.cfg.MessageBurst)}
+}
+
+// enqueue queues a text message without blocking. A full queue means the client cannot keep
+// up: it is closed with 4008 and the message is dropped for it alone.
+func (c *client) enqueue(data []byte) bool {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	if len(c.queue) >= c.p.cfg.SendQueue {
+		c.closed, c.aborted, c.queue = true, true, nil
+		c.mu.Unlock()
+		c.p.m.slow.Inc()
+		c.abort(CloseSlowConsumer, "slow consumer")
+		return false
+	}
+	c.push(outgoing{data: data})
+	c.mu.Unlock()
+	c.p.m.messages.WithLabelValues("out").Inc()
+	return true
+}
+
+// push appends to the queue and starts the writer if none runs. Called with c.mu held.
+func (c *client) push(m outgoing) {
+	c.queue = append(c.queue, m)
+	if !c.writing {
+		c.writing = true
+		c.p.wg.Add(1)
+		go c.writeLoop()
+	}
+}
+
+func (c *client) ping() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.push(outgoing{ping: true})
+	}
+}
+
+// closeGracefully sends what is queued, then a close frame with code.
+func (c *client) closeGracefully(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.push(outgoing{close: code, reason: reason})
+}
+
+// abort drops the queue and sends a close frame as soon as the writer lets go of the socket
+// (gorilla's WriteControl waits for the frame in progress), at most WriteWait; the read loop
+// then ends on the peer's answer or after closeGrace. Never called with locks that broadcast needs.
+func (c *client) abort(code int, reason string) {
+	c.p.wg.Add(1)
+	go func() {
+		defer c.p.wg.Done()
+		if c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.p.cfg.WriteWait)) != nil {
+			c.kill()
+			return
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	}()
+}
+
+// kill cuts the TCP connection; the read loop then ends and the hub forgets the client.
+func (c *client) kill() { _ = c.conn.NetConn().Close() }
+
+func (c *client) writeLoop() {
+	defer c.p.wg.Done()
+	for {
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		for _, m := range batch {
+			c.mu.Lock()
+			aborted := c.aborted
+			if aborted {
+				c.writing = false
+			}
+			c.mu.Unlock()
+			if aborted {
+				return
+			}
+			deadline := time.Now().Add(c.p.cfg.WriteWait)
+			var err error
+			switch {
+			case m.ping:
+				err = c.conn.WriteControl(websocket.PingMessage, nil, deadline)
+			case m.close != 0:
+				err = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.close, m.reason), deadline)
+				// Give the peer a moment to answer the close, then the read loop ends.
+				_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+			default:
+				_ = c.conn.SetWriteDeadline(deadline)
+				err = c.conn.WriteMessage(websocket.TextMessage, m.data)
+			}
+			if err != nil {
+				c.mu.Lock()
+				c.closed, c.queue, c.writing = true, nil, false
+				c.mu.Unlock()
+				c.kill()
+				return
+			}
+		}
+	}
+}
+
+var (
+	pong       = []byte("pong")
+	badMessage = []byte(`{"type":"error","code":"bad_message"}`)
+	jsonNull   = json.RawMessage("null")
+)
+
+// readLoop runs in the handler goroutine until the socket closes.
+func (c *client) readLoop() {
+	defer c.linger()
+	wait := 2*c.p.cfg.PingPeriod + c.p.cfg.WriteWait
+	c.conn.SetReadLimit(c.p.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
+	_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+	c.conn.SetPongHandler(func(string) error {
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return nil // closing: keep the close deadline
+		}
+		return c.conn.SetReadDeadline(time.Now().Add(wait))
+	})
+	for {
+		mt, data, err := c.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		c.p.m.messages.WithLabelValues("in").Inc()
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			continue // draining until the peer answers our close
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+		if !c.limit.Allow() {
+			c.closeGracefully(ClosePolicy, "message rate limit")
+			continue
+		}
+		if mt != websocket.TextMessage {
+			c.enqueue(badMessage)
+			continue
+		}
+		if !utf8.Valid(data) {
+			c.closeGracefully(CloseInvalidUTF8, "invalid UTF-8")
+			continue
+		}
+		if string(data) == "ping" {
+			c.enqueue(pong)
+			continue
+		}
+		c.handle(data)
+	}
+}
+
+// handle dispatches one protocol message. Keys match exactly (a map, not a struct: encoding/json
+// would match "TYPE" to Type where the Worker's JSON.parse does not).
+// linger closes the connection after reading what the peer still sends, for at most closeGrace:
+// closing with unread input makes TCP reset the connection, and the peer would lose the close
+// frame (1009, 1007) that explains why.
+func (c *client) linger() {
+	nc := c.conn.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(closeGrace))
+	_, _ = io.Copy(io.Discard, nc)
+	_ = nc.Close()
+}
+
+func (c *client) handle(data []byte) {
+	var in map[string]json.RawMessage
+	if json.Unmarshal(data, &in) != nil || in == nil {
+		c.enqueue(badMessage)
+		return
+	}
+	var typ, to string
+	_ = json.Unmarshal(in["type"], &typ)
+	payload := in["data"]
+	if payload == nil {
+		payload = jsonNull
+	}
+	switch {
+	case typ == "broadcast":
+		c.h.broadcast(c, mustJSON(chatMsg{Type: "message", From: c.id.UserID, Data: payload}))
+	case typ == "direct" && json.Unmarshal(in["to"], &to) == nil && to != "":
+		c.h.direct(to, mustJSON(chatMsg{Type: "message", From: c.id.UserID, Data: payload, Direct: true}))
+	default:
+		c.enqueue(badMessage)
+	}
+}

@@ -1,0 +1,106 @@
+package proxy
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Limits and timings; each Config field says its default.
+const (
+	DefaultMaxMessageBytes  = 64 << 10
+	DefaultMaxConnsPerOrg   = 10000
+	DefaultMaxConnsPerUser  = 16
+	DefaultSendQueue        = 256
+	DefaultPingPeriod       = 30 * time.Second
+	DefaultWriteWait        = 10 * time.Second
+	DefaultMessagesPerSec   = 50
+	DefaultMessageBurst     = 100
+	DefaultFailuresPerSec   = 10
+	DefaultFailureBurst     = 100
+	closeGrace              = 2 * time.Second
+	readBufferSize          = 1024
+	writeBufferSize         = 1024
+	maxPublishBodyBytes     = 64 << 10
+	maxRateLimitedAddresses = 100000
+)
+
+// Config holds deploy-time settings. The token rules live in the verifier passed to New.
+type Config struct {
+	// AllowedOrigins is ALLOWED_ORIGINS: browser origins allowed to open sockets. Requests
+	// without Origin (non-browser clients) pass. This defaults to none.
+	AllowedOrigins []string
+	// Upstream switches to forward mode: a ws:// or wss:// origin that receives the validated
+	// sockets (same path). Empty means hub mode.
+	Upstream string
+	// ForwardToken re-sends the client's token upstream (Authorization: Bearer) instead of the
+	// X-Office-* identity headers. Needed when the upstream validates tokens itself (the Worker).
+	ForwardToken bool
+	// MaxMessageBytes: larger client messages close the socket with 1009. This defaults to 64 KiB.
+	MaxMessageBytes int64
+	// MaxConnsPerOrg and MaxConnsPerUser: over them a handshake gets 429 too_many_connections.
+	// These default to 10000 and 16.
+	MaxConnsPerOrg  int
+	MaxConnsPerUser int
+	// SendQueue is the per-connection outgoing queue length; overflow closes with 4008.
+	// This defaults to 256.
+	SendQueue int
+	// PingPeriod is how often the server pings; a client silent for two periods is dropped.
+	// This defaults to 30 s.
+	PingPeriod time.Duration
+	// WriteWait bounds every write. This defaults to 10 s.
+	WriteWait time.Duration
+	// MessagesPerSecond and MessageBurst limit each connection's messages; a flood closes the
+	// socket with 1008. These default to 50 and 100.
+	MessagesPerSecond float64
+	MessageBurst      int
+	// FailuresPerSecond and FailureBurst limit failed handshakes per client IP (429 with
+	// Retry-After); successful handshakes never count. These default to 10 and 100.
+	FailuresPerSecond float64
+	FailureBurst      int
+}
+
+func (c *Config) validate() error {
+	if c.Upstream != "" {
+		u, err := url.Parse(c.Upstream)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return fmt.Errorf("-upstream must be a ws:// or wss:// origin without path, got %q", c.Upstream)
+		}
+		c.Upstream = strings.TrimRight(c.Upstream, "/")
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
+			return fmt.Errorf("ALLOWED_ORIGINS: %q is not an origin like https://app.example.com", o)
+		}
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxConnsPerOrg, DefaultMaxConnsPerOrg)
+	def(&c.MaxConnsPerUser, DefaultMaxConnsPerUser)
+	def(&c.SendQueue, DefaultSendQueue)
+	def(&c.MessageBurst, DefaultMessageBurst)
+	def(&c.FailureBurst, DefaultFailureBurst)
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.PingPeriod <= 0 {
+		c.PingPeriod = DefaultPingPeriod
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = DefaultWriteWait
+	}
+	if c.MessagesPerSecond <= 0 {
+		c.MessagesPerSecond = DefaultMessagesPerSec
+	}
+	if c.FailuresPerSecond <= 0 {
+		c.FailuresPerSecond = DefaultFailuresPerSec
+	}
+	return nil
+}

@@ -1,0 +1,19 @@
+// Package proxy is the Go edge proxy: the office-router Worker's twin in Go, and a validating
+// forwarder in front of any upstream WebSocket.
+//
+// In hub mode (the default) it is a complete office-router: the same routes, handshake rules
+// and reason codes (through package verifier), the same JSON protocol, presence, broadcast,
+// direct messages, backend publish and replay protection, with one hub per organisation that
+// exists while the org has connections. In forward mode (Config.Upstream) it validates the
+// handshake at the edge and relays frames to the upstream in both directions.
+//
+// The contract is in docs/protocol.md, docs/reason-codes.md and docs/configuration.md.
+//
+//	v, _ := verifier.New(verifier.Config{PublicKeysPEM: pem, Issuer: iss, Audience: aud})
+//	p, _ := proxy.New(proxy.Config{AllowedOrigins: origins}, v)
+//	http.ListenAndServe(":8788", p) // and p.Shutdown(ctx) on SIGTERM
+//
+// Each connection has one reader (the handler goroutine) and a writer goroutine that exists
+// only while there is something to send; broadcast never blocks, and a connection whose queue
+// overflows is closed with 4008.
+package proxy

@@ -1,0 +1,229 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/qubital/office-router/verifier"
+)
+
+// hub holds the connections of one organisation: the Go twin of the Worker's WebSocketServer
+// Durable Object. It has no goroutine of its own; it exists while the org has connections
+// (reservations included) and is dropped from Proxy.hubs when the last one leaves.
+type hub struct {
+	org string
+	p   *Proxy
+
+	// guarded by p.mu: admission counts, including handshakes not yet upgraded.
+	total int
+	users map[string]int
+
+	mu      sync.RWMutex // guards clients and online
+	clients map[*client]struct{}
+	online  map[string][]*client // userId → connections, in join order
+}
+
+// reserve admits one connection of id before the upgrade, so limits answer 429 in HTTP.
+func (p *Proxy) reserve(id verifier.Identity) (*hub, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return nil, ErrShuttingDown
+	}
+	h := p.hubs[id.OrgID]
+	if h == nil {
+		h = &hub{org: id.OrgID, p: p, users: map[string]int{}, clients: map[*client]struct{}{}, online: map[string][]*client{}}
+		p.hubs[id.OrgID] = h
+	}
+	if h.total >= p.cfg.MaxConnsPerOrg || h.users[id.UserID] >= p.cfg.MaxConnsPerUser {
+		if h.total == 0 {
+			delete(p.hubs, id.OrgID)
+		}
+		return nil, ErrTooManyConnections
+	}
+	h.total++
+	h.users[id.UserID]++
+	p.m.conns.WithLabelValues(id.OrgID).Set(float64(h.total))
+	return h, nil
+}
+
+// release undoes reserve; the hub stops when nothing is left.
+func (p *Proxy) release(h *hub, userID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h.total--
+	if h.users[userID]--; h.users[userID] <= 0 {
+		delete(h.users, userID)
+	}
+	if h.total == 0 {
+		delete(p.hubs, h.org)
+		p.m.conns.DeleteLabelValues(h.org)
+		return
+	}
+	p.m.conns.WithLabelValues(h.org).Set(float64(h.total))
+}
+
+type presenceEntry struct {
+	UserID string `json:"userId"`
+	Role   string `json:"role"`
+}
+
+type welcomeMsg struct {
+	Type         string          `json:"type"`
+	ConnectionID string          `json:"connectionId"`
+	UserID       string          `json:"userId"`
+	OrgID        string          `json:"orgId"`
+	Role         string          `json:"role"`
+	Presence     []presenceEntry `json:"presence"`
+}
+
+type presenceMsg struct {
+	Type   string `json:"type"`
+	Event  string `json:"event"`
+	UserID string `json:"userId"`
+	Role   string `json:"role"`
+}
+
+type chatMsg struct {
+	Type   string          `json:"type"`
+	From   string          `json:"from"`
+	Data   json.RawMessage `json:"data"`
+	Direct bool            `json:"direct,omitempty"`
+}
+
+type eventMsg struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only fixed message structs and already-valid RawMessage reach here
+	}
+	return b
+}
+
+// join welcomes c and announces the user to the others if this is their first connection.
+// Everything is queued under h.mu, so every member sees joins and leaves in one order.
+func (h *hub) join(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first := len(h.online[c.id.UserID]) == 0
+	h.clients[c] = struct{}{}
+	h.online[c.id.UserID] = append(h.online[c.id.UserID], c)
+	presence := make([]presenceEntry, 0, len(h.online))
+	for u, cs := range h.online {
+		presence = append(presence, presenceEntry{UserID: u, Role: cs[0].id.Role})
+	}
+	sort.Slice(presence, func(i, j int) bool { return presence[i].UserID < presence[j].UserID })
+	c.enqueue(mustJSON(welcomeMsg{Type: "welcome", ConnectionID: c.connID, UserID: c.id.UserID, OrgID: h.org, Role: c.id.Role, Presence: presence}))
+	if first {
+		msg := mustJSON(presenceMsg{Type: "presence", Event: "join", UserID: c.id.UserID, Role: c.id.Role})
+		for o := range h.clients {
+			if o != c {
+				o.enqueue(msg)
+			}
+		}
+	}
+}
+
+// leave removes c and announces the user's departure when it was their last connection.
+func (h *hub) leave(c *client) {
+	h.mu.Lock()
+	if _, ok := h.clients[c]; ok {
+		delete(h.clients, c)
+		cs := h.online[c.id.UserID]
+		for i, o := range cs {
+			if o == c {
+				cs = append(cs[:i], cs[i+1:]...)
+				break
+			}
+		}
+		if len(cs) == 0 {
+			delete(h.online, c.id.UserID)
+			msg := mustJSON(presenceMsg{Type: "presence", Event: "leave", UserID: c.id.UserID, Role: c.id.Role})
+			for o := range h.clients {
+				o.enqueue(msg)
+			}
+		} else {
+			h.online[c.id.UserID] = cs
+		}
+	}
+	h.mu.Unlock()
+	h.p.release(h, c.id.UserID)
+}
+
+// broadcast queues msg to every connection but from; it never blocks.
+func (h *hub) broadcast(from *client, msg []byte) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for c := range h.clients {
+		if c != from && c.enqueue(msg) {
+			n++
+		}
+	}
+	return n
+}
+
+// direct queues msg to every connection of userID.
+func (h *hub) direct(userID string, msg []byte) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, c := range h.online[userID] {
+		if c.enqueue(msg) {
+			n++
+		}
+	}
+	return n
+}
+
+// publish delivers a backend event to the org, or to one user.
+func (h *hub) publish(to string, data json.RawMessage) int {
+	msg := mustJSON(eventMsg{Type: "event", Data: data})
+	if to != "" {
+		return h.direct(to, msg)
+	}
+	return h.broadcast(nil, msg)
+}
+
+func (h *hub) snapshot() []*client {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]*client, 0, len(h.clients))
+	for c := range h.clients {
+		out = append(out, c)
+	}
+	return out
+}
+
+// serveHub upgrades an authorised handshake and runs the connection's read loop in the
+// handler goroutine.
+func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted) {
+	h, err := p.reserve(id)
+	if err != nil {
+		p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
+		writeError(w, err)
+		return
+	}
+	var hdr http.Header
+	if ext.Select != "" {
+		hdr = http.Header{"Sec-Websocket-Protocol": {ext.Select}}
+	}
+	conn, err := p.upgrader.Upgrade(w, r, hdr)
+	if err != nil {
+		p.release(h, id.UserID)
+		return
+	}
+	p.m.handshakes.WithLabelValues("accepted", "ok").Inc()
+	c := newClient(p, h, conn, id)
+	p.wg.Add(1)
+	defer p.wg.Done()
+	h.join(c)
+	c.readLoop()
+	h.leave(c)
+}

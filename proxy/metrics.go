@@ -1,0 +1,40 @@
+package proxy
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+type metrics struct {
+	reg        *prometheus.Registry
+	conns      *prometheus.GaugeVec
+	handshakes *prometheus.CounterVec
+	messages   *prometheus.CounterVec
+	slow       prometheus.Counter
+	latency    prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		conns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "edgeproxy_connections", Help: "Open WebSocket connections by org.",
+		}, []string{"org"}),
+		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgeproxy_handshakes_total", Help: "Handshakes by result (accepted, rejected, preflight) and reason code.",
+		}, []string{"result", "reason"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgeproxy_messages_total", Help: "Messages by direction: in (from clients) and out (to clients).",
+		}, []string{"direction"}),
+		slow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "edgeproxy_slow_consumers_total", Help: "Connections closed with 4008 because their send queue overflowed.",
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "edgeproxy_handshake_duration_seconds", Help: "Time from request to upgrade or rejection.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
+		}),
+	}
+	m.reg.MustRegister(m.conns, m.handshakes, m.messages, m.slow, m.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,389 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/qubital/office-router/internal/httpx"
+	"github.com/qubital/office-router/verifier"
+)
+
+// Proxy is the edge proxy's http.Handler. Create it with New; stop it with Shutdown.
+type Proxy struct {
+	cfg      Config
+	v        *verifier.Verifier
+	origins  httpx.Origins
+	log      *slog.Logger
+	now      func() time.Time
+	m        *metrics
+	metrics  http.Handler
+	upgrader websocket.Upgrader
+	dialer   *websocket.Dialer
+	replay   *verifier.ReplayCache
+	failures *ipLimiter
+
+	mu      sync.Mutex
+	hubs    map[string]*hub
+	relays  map[*relay]struct{}
+	closing bool
+
+	wg       sync.WaitGroup // every connection goroutine: readers, writers, relays
+	stop     chan struct{}  // ends the pinger
+	stopOnce sync.Once
+}
+
+// Option injects dependencies.
+type Option func(*Proxy)
+
+// WithLogger sets the logger. This defaults to slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(p *Proxy) { p.log = l } }
+
+// WithClock replaces time.Now for rate limits and replay windows, for tests.
+func WithClock(now func() time.Time) Option { return func(p *Proxy) { p.now = now } }
+
+// WithDialer sets the upstream dialer of forward mode.
+func WithDialer(d *websocket.Dialer) Option { return func(p *Proxy) { p.dialer = d } }
+
+// New validates cfg and builds a Proxy that checks tokens with v. It starts one goroutine, the
+// pinger, which Shutdown stops.
+func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
+	if v == nil {
+		return nil, errors.New("proxy: nil verifier")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &Proxy{
+		cfg: cfg, v: v, origins: httpx.NewOrigins(cfg.AllowedOrigins), log: slog.Default(), now: time.Now,
+		m: newMetrics(), replay: verifier.NewReplayCache(),
+		hubs: make(map[string]*hub), relays: make(map[*relay]struct{}), stop: make(chan struct{}),
+		dialer: &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: readBufferSize, WriteBufferSize: writeBufferSize},
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	p.failures = newIPLimiter(cfg.FailuresPerSecond, cfg.FailureBurst, p.now)
+	p.metrics = promhttp.HandlerFor(p.m.reg, promhttp.HandlerOpts{})
+	p.upgrader = websocket.Upgrader{
+		ReadBufferSize:  readBufferSize,
+		WriteBufferSize: writeBufferSize,
+		WriteBufferPool: &sync.Pool{}, // idle connections hold no write buffer
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, with JSON answers
+		Error:           func(w http.ResponseWriter, _ *http.Request, _ int, _ error) { writeError(w, ErrBadHandshake) },
+	}
+	if cfg.Upstream == "" {
+		go p.pinger()
+	}
+	return p, nil
+}
+
+// MetricsHandler serves the Prometheus metrics (also on /metrics of the proxy itself).
+func (p *Proxy) MetricsHandler() http.Handler { return p.metrics }
+
+var route = regexp.MustCompile(`^/orgs/([^/]+)/(ws|publish)$`)
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz":
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return
+	case "/metrics":
+		p.metrics.ServeHTTP(w, r)
+		return
+	}
+	m := route.FindStringSubmatch(r.URL.Path)
+	if m == nil || !verifier.IsValidID(m[1]) {
+		writeError(w, ErrNotFound)
+		return
+	}
+	org, kind := m[1], m[2]
+	origin := r.Header.Get("Origin")
+	if origin != "" && p.origins.Allowed(origin) {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Add("Vary", "Origin")
+	}
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		if origin == "" || !p.origins.Allowed(origin) {
+			writeError(w, verifier.ErrOriginNotAllowed)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if kind == "publish" {
+		p.handlePublish(w, r, org)
+		return
+	}
+	p.handleSocket(w, r, org)
+}
+
+// writeError is the one place errors become HTTP answers.
+func writeError(w http.ResponseWriter, err error) {
+	status, code := verifier.Status(err), verifier.Reason(err)
+	switch {
+	case errors.Is(err, ErrMethodNotAllowed):
+		w.Header().Set("Allow", "GET, OPTIONS")
+	case errors.Is(err, ErrUnsupportedVersion):
+		w.Header().Set("Sec-WebSocket-Version", "13")
+	}
+	httpx.WriteError(w, status, code)
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// checkUpgrade: a request that asks for a WebSocket must be a well-formed handshake before
+// any token work (docs/protocol.md).
+func checkUpgrade(r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return ErrMethodNotAllowed
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		return ErrUnsupportedVersion
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !validKey(r.Header.Get("Sec-WebSocket-Key")) {
+		return ErrBadHandshake
+	}
+	return nil
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// validKey: 16 bytes in standard base64, as the Worker checks.
+func validKey(k string) bool {
+	if len(k) != 24 || !strings.HasSuffix(k, "==") {
+		return false
+	}
+	for _, c := range k[:22] {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// authorize runs the handshake checks shared by hub and forward mode and by the pre-flight.
+func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, verifier.Extracted, bool, error) {
+	upgrade := headerHasToken(r.Header, "Upgrade", "websocket")
+	if upgrade {
+		if err := checkUpgrade(r); err != nil {
+			return verifier.Identity{}, verifier.Extracted{}, upgrade, err
+		}
+	} else if r.Method != http.MethodGet {
+		return verifier.Identity{}, verifier.Extracted{}, upgrade, ErrMethodNotAllowed
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !p.origins.Allowed(origin) {
+		return verifier.Identity{}, verifier.Extracted{}, upgrade, verifier.ErrOriginNotAllowed
+	}
+	ext, err := verifier.Extract(r)
+	if err != nil {
+		return verifier.Identity{}, ext, upgrade, err
+	}
+	id, err := p.v.Verify(r.Context(), ext.Token)
+	if err != nil {
+		return id, ext, upgrade, err
+	}
+	if id.OrgID != org {
+		return id, ext, upgrade, verifier.ErrOrgMismatch
+	}
+	return id, ext, upgrade, nil
+}
+
+func (p *Proxy) reject(w http.ResponseWriter, ip string, err error) {
+	if verifier.Status(err) != http.StatusTooManyRequests && verifier.Status(err) != http.StatusServiceUnavailable {
+		p.failures.fail(ip)
+	}
+	p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
+	writeError(w, err)
+}
+
+func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string) {
+	start := time.Now()
+	defer func() { p.m.latency.Observe(time.Since(start).Seconds()) }()
+	ip := clientIP(r)
+	if blocked, wait := p.failures.blocked(ip); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		p.m.handshakes.WithLabelValues("rejected", ErrRateLimited.Reason).Inc()
+		writeError(w, ErrRateLimited)
+		return
+	}
+	id, ext, upgrade, err := p.authorize(r, org)
+	if err != nil {
+		p.reject(w, ip, err)
+		return
+	}
+	if !upgrade {
+		p.m.handshakes.WithLabelValues("preflight", "ok").Inc()
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "userId": id.UserID, "orgId": id.OrgID,
+			"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
+		return
+	}
+	if p.cfg.Upstream != "" {
+		p.forward(w, r, id, ext)
+		return
+	}
+	if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
+		p.reject(w, ip, err)
+		return
+	}
+	p.serveHub(w, r, id, ext)
+}
+
+type publishBody struct {
+	To   *string         `json:"to"`
+	Data json.RawMessage `json:"data"`
+}
+
+func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		httpx.WriteError(w, http.StatusMethodNotAllowed, ErrMethodNotAllowed.Reason)
+		return
+	}
+	auth := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(auth), " ")
+	var err error
+	switch {
+	case auth == "":
+		err = verifier.ErrMissingToken
+	case !ok || !strings.EqualFold(scheme, "Bearer"):
+		err = verifier.ErrMalformed
+	}
+	var id verifier.PublishIdentity
+	if err == nil {
+		id, err = p.v.VerifyPublish(r.Context(), strings.TrimSpace(tok))
+	}
+	if err == nil && id.OrgID != org {
+		err = verifier.ErrOrgMismatch
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if r.ContentLength > maxPublishBodyBytes {
+		writeError(w, ErrBodyTooLarge)
+		return
+	}
+	raw, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBodyBytes))
+	if rerr != nil {
+		writeError(w, ErrBodyTooLarge)
+		return
+	}
+	var body publishBody
+	if json.Unmarshal(raw, &body) != nil || body.Data == nil || (body.To != nil && !verifier.IsValidID(*body.To)) {
+		writeError(w, ErrBadRequest)
+		return
+	}
+	if p.cfg.Upstream != "" {
+		p.forwardPublish(w, r, org, raw)
+		return
+	}
+	to := ""
+	if body.To != nil {
+		to = *body.To
+	}
+	n := 0
+	if h := p.hub(org); h != nil {
+		n = h.publish(to, body.Data)
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+// hub returns the live hub of org, or nil.
+func (p *Proxy) hub(org string) *hub {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hubs[org]
+}
+
+// Shutdown stops accepting sockets, closes every socket with 1001 after flushing what its
+// queue already holds, and waits for every connection goroutine until ctx ends; then it cuts
+// what is left.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.stopOnce.Do(func() { close(p.stop) })
+	p.mu.Lock()
+	p.closing = true
+	var clients []*client
+	for _, h := range p.hubs {
+		clients = append(clients, h.snapshot()...)
+	}
+	relays := make([]*relay, 0, len(p.relays))
+	for r := range p.relays {
+		relays = append(relays, r)
+	}
+	p.mu.Unlock()
+	for _, c := range clients {
+		c.closeGracefully(CloseGoingAway, "server shutting down")
+	}
+	for _, r := range relays {
+		r.goingAway()
+	}
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range clients {
+			c.kill()
+		}
+		for _, r := range relays {
+			r.kill()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+// pinger asks every connection's writer to send a ping each PingPeriod.
+func (p *Proxy) pinger() {
+	t := time.NewTicker(p.cfg.PingPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			var all []*client
+			for _, h := range p.hubs {
+				all = append(all, h.snapshot()...)
+			}
+			p.mu.Unlock()
+			for _, c := range all {
+				c.ping()
+			}
+		}
+	}
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The one test command (README, `make test`, .ci/run): installs what it needs, runs every suite,
+# starts and stops every server the e2e tests use (they pick free ports themselves).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+command -v go >/dev/null || { echo "test: Go 1.26+ is required (https://go.dev/dl/)" >&2; exit 1; }
+command -v node >/dev/null || { echo "test: Node.js 20+ is required for the Worker" >&2; exit 1; }
+
+step "Go modules"
+go mod download
+
+step "npm ci (worker/)"
+if [ -n "${CI:-}" ] || [ ! -f worker/node_modules/.package-lock.json ] || [ worker/package-lock.json -nt worker/node_modules/.package-lock.json ]; then
+  npm ci --prefix worker --no-audit --no-fund
+fi
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './worker/*'))
+if [ -n "$unformatted" ]; then echo "gofmt needed on: $unformatted" >&2; exit 1; fi
+go vet ./...
+
+step "Worker: tsc --noEmit and vitest (workerd, shared vectors)"
+(cd worker && npx tsc --noEmit && npx vitest run)
+
+step "Go: unit, integration and e2e tests (-race); e2e starts wrangler dev, the issuer and the proxy"
+go test -race -count=1 -timeout 20m ./...
+
+step "Go: short fuzz runs"
+for target in FuzzVerify FuzzExtract; do
+  go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-10s}" ./verifier
+done
+
+step "all tests passed"

@@ -158,4 +158,3 @@ func (p *Proxy) forwardPublish(w http.ResponseWriter, r *http.Request, org strin
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(out)
 }
-

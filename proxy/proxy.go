@@ -80,7 +80,7 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	p.upgrader = websocket.Upgrader{
 		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: writeBufferSize,
-		WriteBufferPool: &sync.Pool{}, // idle connections hold no write buffer
+		WriteBufferPool: &sync.Pool{},                             // idle connections hold no write buffer
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, with JSON answers
 		Error:           func(w http.ResponseWriter, _ *http.Request, _ int, _ error) { writeError(w, ErrBadHandshake) },
 	}

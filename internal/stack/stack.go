@@ -1,0 +1,207 @@
+// Package stack starts and stops the real processes of a local office-router stack (wrangler
+// dev, the issuer, the edge proxy) for cmd/devstack and the e2e tests: free ports, readiness by
+// polling /healthz, and process-group shutdown so no workerd child outlives its wrangler.
+package stack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// FreePort asks the kernel for a free port on 127.0.0.1.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Proc is a started process group.
+type Proc struct {
+	Name string
+	cmd  *exec.Cmd
+	out  *tailBuffer
+	done chan struct{}
+	err  error
+}
+
+// tailBuffer keeps the last 64 KiB of a process's output, for error messages.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	tee io.Writer
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf.Write(p)
+	if t.buf.Len() > 64<<10 {
+		t.buf.Next(t.buf.Len() - 64<<10)
+	}
+	if t.tee != nil {
+		_, _ = t.tee.Write(p)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.buf.String()
+}
+
+// Start runs cmd in its own process group; its output goes to tee (may be nil) and a tail buffer.
+func Start(name string, cmd *exec.Cmd, tee io.Writer) (*Proc, error) {
+	p := &Proc{Name: name, cmd: cmd, out: &tailBuffer{tee: tee}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Output is the tail of what the process printed.
+func (p *Proc) Output() string { return p.out.String() }
+
+// Exited is closed when the process has exited.
+func (p *Proc) Exited() <-chan struct{} { return p.done }
+
+// Stop sends SIGTERM to the whole process group (wrangler's workerd children included), waits
+// up to grace, then SIGKILLs the group.
+func (p *Proc) Stop(grace time.Duration) error {
+	pgid := p.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-p.done
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL) // any straggler left in the group
+	var ee *exec.ExitError
+	if p.err != nil && !errors.As(p.err, &ee) {
+		return p.err
+	}
+	return nil
+}
+
+// WaitHealthy polls url until it answers 200, the process exits, or ctx ends.
+func WaitHealthy(ctx context.Context, url string, p *Proc) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	delay := 50 * time.Millisecond
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		var exited <-chan struct{}
+		if p != nil {
+			exited = p.done
+		}
+		select {
+		case <-ctx.Done():
+			out := ""
+			if p != nil {
+				out = p.Output()
+			}
+			return fmt.Errorf("%s not healthy at %s: %w\n%s", nameOf(p), url, ctx.Err(), out)
+		case <-exited:
+			return fmt.Errorf("%s exited before it was healthy (%v):\n%s", nameOf(p), p.err, p.Output())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 500*time.Millisecond)
+	}
+}
+
+func nameOf(p *Proc) string {
+	if p == nil {
+		return "server"
+	}
+	return p.Name
+}
+
+// WranglerOptions configure a `wrangler dev` of the office-router Worker.
+type WranglerOptions struct {
+	Root      string // repository root (wrangler.jsonc)
+	Port      int
+	Vars      map[string]string
+	PersistTo string // clean Durable Object state
+}
+
+// WranglerBin is the pinned wrangler of worker/node_modules.
+func WranglerBin(root string) string { return filepath.Join(root, "worker", "node_modules", ".bin", "wrangler") }
+
+// EnsureNodeModules runs `npm ci` in worker/ when its node_modules is missing.
+func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {
+	if _, err := os.Stat(WranglerBin(root)); err == nil {
+		return nil
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		return errors.New("the Worker needs Node.js 20+ and npm (or run without it: -no-worker)")
+	}
+	cmd := exec.CommandContext(ctx, "npm", "ci", "--prefix", filepath.Join(root, "worker"), "--no-audit", "--no-fund")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("npm ci in worker/: %w", err)
+	}
+	return nil
+}
+
+// Wrangler starts `wrangler dev` offline (no metrics, no cf fetch) on 127.0.0.1.
+func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
+	inspector, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"dev", "--config", filepath.Join(o.Root, "wrangler.jsonc"), "--ip", "127.0.0.1",
+		"--port", fmt.Sprint(o.Port), "--inspector-port", fmt.Sprint(inspector), "--persist-to", o.PersistTo,
+		"--show-interactive-dev-session=false", "--log-level", "warn"}
+	for k, v := range o.Vars {
+		args = append(args, "--var", k+":"+v)
+	}
+	cmd := exec.Command(WranglerBin(o.Root), args...)
+	cmd.Dir = o.Root
+	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
+		"WRANGLER_LOG_PATH="+filepath.Join(o.PersistTo, "logs"), "NO_COLOR=1")
+	return Start("wrangler dev", cmd, tee)
+}
+
+// RepoRoot walks up from the working directory to the folder holding wrangler.jsonc.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "wrangler.jsonc")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the office-router repository (no wrangler.jsonc found)")
+		}
+		dir = parent
+	}
+}

@@ -151,7 +151,9 @@ type WranglerOptions struct {
 }
 
 // WranglerBin is the pinned wrangler of worker/node_modules.
-func WranglerBin(root string) string { return filepath.Join(root, "worker", "node_modules", ".bin", "wrangler") }
+func WranglerBin(root string) string {
+	return filepath.Join(root, "worker", "node_modules", ".bin", "wrangler")
+}
 
 // EnsureNodeModules runs `npm ci` in worker/ when its node_modules is missing.
 func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {

@@ -46,6 +46,7 @@ func (p *Proxy) reserve(id verifier.Identity) (*hub, error) {
 	h.total++
 	h.users[id.UserID]++
 	p.m.conns.WithLabelValues(id.OrgID).Set(float64(h.total))
+	p.wg.Add(1) // under p.mu with closing checked: Shutdown's Wait never races this Add
 	return h, nil
 }
 
@@ -214,6 +215,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	if ext.Select != "" {
 		hdr = http.Header{"Sec-Websocket-Protocol": {ext.Select}}
 	}
+	defer p.wg.Done() // added by reserve
 	conn, err := p.upgrader.Upgrade(w, r, hdr)
 	if err != nil {
 		p.release(h, id.UserID)
@@ -221,9 +223,10 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	}
 	p.m.handshakes.WithLabelValues("accepted", "ok").Inc()
 	c := newClient(p, h, conn, id)
-	p.wg.Add(1)
-	defer p.wg.Done()
 	h.join(c)
 	c.readLoop()
+	c.mu.Lock()
+	c.closed = true // nothing is queued (so no writer is started) once the reader is gone
+	c.mu.Unlock()
 	h.leave(c)
 }

@@ -74,8 +74,11 @@ func TestProtocol(t *testing.T) {
 
 func TestPublish(t *testing.T) {
 	e := newEnv(t, proxy.Config{})
-	a, b := e.dial("alice", "acme"), e.dial("bob", "acme")
+	// Each client reads its welcome before the next dials: until then it may not have joined,
+	// and would see the newcomer in its welcome's presence list instead of as a join event.
+	a := e.dial("alice", "acme")
 	a.next()
+	b := e.dial("bob", "acme")
 	b.next()
 	a.next() // bob's join
 	publish := func(org, body string, tok string) (int, map[string]any) {
@@ -200,8 +203,9 @@ func TestSlowConsumer(t *testing.T) {
 // TestShutdown: every client receives what was queued before the signal, then 1001.
 func TestShutdown(t *testing.T) {
 	e := newEnv(t, proxy.Config{})
-	a, b := e.dial("alice", "acme"), e.dial("bob", "acme")
+	a := e.dial("alice", "acme")
 	a.next()
+	b := e.dial("bob", "acme")
 	b.next()
 	a.next()
 	a.send(map[string]any{"type": "broadcast", "data": "last words"})

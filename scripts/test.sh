@@ -22,6 +22,14 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' 
 if [ -n "$unformatted" ]; then echo "gofmt needed on: $unformatted" >&2; exit 1; fi
 go vet ./...
 
+step "static build of every binary (the Dockerfile's build command)"
+bindir=$(mktemp -d)
+./scripts/build.sh "$bindir"
+for b in "$bindir"/*; do
+  if ldd "$b" >/dev/null 2>&1; then echo "not static: $b" >&2; exit 1; fi
+done
+rm -rf "$bindir"
+
 step "Worker: tsc --noEmit and vitest (workerd, shared vectors)"
 (cd worker && npx tsc --noEmit && npx vitest run)
 

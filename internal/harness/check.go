@@ -71,6 +71,9 @@ func Check(ctx context.Context, cfg CheckConfig) ([]Result, error) {
 		return nil, errors.New("check needs the issuer's signing key (-key)")
 	}
 	c := &checker{cfg: cfg, iss: Issuer{URL: cfg.Issuer}, run: randHex(4), base: cfg.Router, httpBase: HTTPBase(cfg.Router)}
+	if err := probe(ctx, c.httpBase+"/healthz"); err != nil {
+		return nil, fmt.Errorf("router unreachable at %s: %w", c.httpBase, err)
+	}
 	first, err := c.iss.Handshake(ctx, c.user("probe"), c.org("probe"), "member")
 	if err != nil {
 		return nil, err
@@ -268,4 +271,20 @@ func (c *checker) cases() []checkCase {
 		}})
 	}
 	return list
+}
+
+func probe(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s answered %d", url, resp.StatusCode)
+	}
+	return nil
 }

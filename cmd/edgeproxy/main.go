@@ -4,11 +4,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -85,23 +83,5 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		go func() { _ = msrv.Serve(mln) }()
 		defer msrv.Close()
 	}
-	srv := serve.NewServer(p, logger)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down: closing sockets with 1001", "grace", grace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
-	defer cancel()
-	_ = srv.Shutdown(sctx) // stop accepting; hijacked sockets are the proxy's to close
-	if err := p.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
-		return e
-	}
-	return nil
+	return serve.HTTP(ctx, ln, p, logger, *grace, p.Shutdown)
 }

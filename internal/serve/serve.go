@@ -34,8 +34,9 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// HTTP serves h on ln until ctx ends, then shuts down within grace.
-func HTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, grace time.Duration) error {
+// HTTP serves h on ln until ctx ends, then stops accepting and, within grace, waits for
+// requests in flight and runs each drain (e.g. closing hijacked WebSockets with 1001).
+func HTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, grace time.Duration, drains ...func(context.Context) error) error {
 	srv := NewServer(h, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -48,6 +49,11 @@ func HTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Log
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	for _, drain := range drains {
+		if derr := drain(sctx); derr != nil && !errors.Is(derr, context.DeadlineExceeded) {
+			err = errors.Join(err, derr)
+		}
+	}
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && e != nil {
 		return e
 	}

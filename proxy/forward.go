@@ -137,18 +137,22 @@ func (r *relay) kill() {
 	})
 }
 
-// forwardPublish relays a validated publish to the upstream's HTTP origin.
-func (p *Proxy) forwardPublish(w http.ResponseWriter, r *http.Request, org string, body []byte) {
-	target := "http" + strings.TrimPrefix(p.cfg.Upstream, "ws") + "/orgs/" + org + "/publish"
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target, bytes.NewReader(body))
+// forwardHTTP relays a request the edge has validated (publish, pre-flight) to the upstream's
+// HTTP origin, with the client's Authorization, and relays the answer.
+func (p *Proxy) forwardHTTP(w http.ResponseWriter, r *http.Request, method string, body []byte) {
+	target := "http" + strings.TrimPrefix(p.cfg.Upstream, "ws") + r.URL.Path
+	req, err := http.NewRequestWithContext(r.Context(), method, target, bytes.NewReader(body))
 	if err != nil {
 		writeError(w, ErrUpstream)
 		return
 	}
 	req.Header.Set("Authorization", r.Header.Get("Authorization"))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := p.httpClient.Do(req)
 	if err != nil {
+		p.log.WarnContext(r.Context(), "upstream request failed", "upstream", p.cfg.Upstream, "error", err)
 		writeError(w, ErrUpstream)
 		return
 	}

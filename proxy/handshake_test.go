@@ -106,6 +106,10 @@ func TestPreflightAndReplay(t *testing.T) {
 	if err == nil || statusOf(resp) != 401 {
 		t.Fatalf("replay accepted: %v %d", err, statusOf(resp))
 	}
+	// The pre-flight now explains the refusal.
+	if status, _, body := e.get("/orgs/acme/ws", http.Header{"Authorization": {"Bearer " + tok}}); status != 401 || body["error"] != "replayed" {
+		t.Fatalf("pre-flight after use: %d %v", status, body)
+	}
 	status, _, _ = e.do("OPTIONS", "/orgs/acme/ws", http.Header{"Origin": {"https://app.test"}, "Access-Control-Request-Method": {"GET"}}, "")
 	if status != 204 {
 		t.Fatalf("CORS pre-flight %d", status)

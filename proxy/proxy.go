@@ -23,17 +23,18 @@ import (
 
 // Proxy is the edge proxy's http.Handler. Create it with New; stop it with Shutdown.
 type Proxy struct {
-	cfg      Config
-	v        *verifier.Verifier
-	origins  httpx.Origins
-	log      *slog.Logger
-	now      func() time.Time
-	m        *metrics
-	metrics  http.Handler
-	upgrader websocket.Upgrader
-	dialer   *websocket.Dialer
-	replay   *verifier.ReplayCache
-	failures *ipLimiter
+	cfg        Config
+	v          *verifier.Verifier
+	origins    httpx.Origins
+	log        *slog.Logger
+	now        func() time.Time
+	m          *metrics
+	metrics    http.Handler
+	upgrader   websocket.Upgrader
+	dialer     *websocket.Dialer
+	httpClient *http.Client
+	replay     *verifier.ReplayCache
+	failures   *ipLimiter
 
 	mu      sync.Mutex
 	hubs    map[string]*hub
@@ -70,7 +71,8 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 		cfg: cfg, v: v, origins: httpx.NewOrigins(cfg.AllowedOrigins), log: slog.Default(), now: time.Now,
 		m: newMetrics(), replay: verifier.NewReplayCache(),
 		hubs: make(map[string]*hub), relays: make(map[*relay]struct{}), stop: make(chan struct{}),
-		dialer: &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: readBufferSize, WriteBufferSize: writeBufferSize},
+		dialer:     &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: readBufferSize, WriteBufferSize: writeBufferSize},
+		httpClient: &http.Client{Timeout: 10 * time.Second},
 	}
 	for _, o := range opts {
 		o(p)
@@ -244,6 +246,14 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 		return
 	}
 	if !upgrade {
+		if p.cfg.Upstream != "" && p.cfg.ForwardToken {
+			p.forwardHTTP(w, r, http.MethodGet, nil) // the upstream knows which jtis are used
+			return
+		}
+		if p.cfg.Upstream == "" && p.replay.Seen(id.JTI, p.now()) {
+			p.reject(w, ip, verifier.ErrReplayed)
+			return
+		}
 		p.m.handshakes.WithLabelValues("preflight", "ok").Inc()
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "userId": id.UserID, "orgId": id.OrgID,
 			"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
@@ -306,7 +316,7 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		return
 	}
 	if p.cfg.Upstream != "" {
-		p.forwardPublish(w, r, org, raw)
+		p.forwardHTTP(w, r, http.MethodPost, raw)
 		return
 	}
 	to := ""

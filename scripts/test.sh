@@ -17,6 +17,11 @@ if [ -n "${CI:-}" ] || [ ! -f worker/node_modules/.package-lock.json ] || [ work
   npm ci --prefix worker --no-audit --no-fund
 fi
 
+step "npm ci (client/)"
+if [ -n "${CI:-}" ] || [ ! -f client/node_modules/.package-lock.json ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then
+  npm ci --prefix client --no-audit --no-fund
+fi
+
 step "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './worker/*'))
 if [ -n "$unformatted" ]; then echo "gofmt needed on: $unformatted" >&2; exit 1; fi
@@ -33,6 +38,13 @@ rm -rf "$bindir"
 step "Worker: tsc --noEmit and vitest (workerd, shared vectors)"
 (cd worker && npx tsc --noEmit && npx vitest run)
 
+step "client: build (the committed ES module must match its source) and unit tests"
+(cd client && npx tsc -p tsconfig.json)
+if [ -n "${CI:-}" ] && ! git diff --quiet -- client/dist; then
+  echo "client/dist is stale: run 'cd client && npx tsc -p tsconfig.json' and commit it" >&2; exit 1
+fi
+(cd client && npm test)
+
 step "Go: unit, integration and e2e tests (-race); e2e starts wrangler dev, the issuer and the proxy"
 go test -race -count=1 -timeout 20m ./...
 
@@ -40,5 +52,16 @@ step "Go: short fuzz runs"
 for target in FuzzVerify FuzzExtract; do
   go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-10s}" ./verifier
 done
+
+step "browser e2e: headless Chromium against the local stack (Worker and Go proxy)"
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's chromium (about a minute on a fresh machine)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "test: the browser e2e needs Chromium: sudo apt-get install -y chromium (or set CHROMIUM_PATH)" >&2; exit 1
+  fi
+fi
+(cd client && node --test test/browser.e2e.mjs)
 
 step "all tests passed"

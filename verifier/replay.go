@@ -36,6 +36,15 @@ func (c *ReplayCache) Use(jti string, until, now time.Time) error {
 	return nil
 }
 
+// Seen reports, without recording anything, whether jti is in use at now: the pre-flight's
+// read-only replay check.
+func (c *ReplayCache) Seen(jti string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.seen[jti]
+	return ok && now.Before(t)
+}
+
 // Len is the number of remembered jtis.
 func (c *ReplayCache) Len() int {
 	c.mu.Lock()

@@ -55,7 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	devDir := filepath.Join(root, *dir)
+	devDir := *dir
+	if !filepath.IsAbs(devDir) {
+		devDir = filepath.Join(root, devDir)
+	}
 	if err := os.MkdirAll(devDir, 0o755); err != nil {
 		return err
 	}

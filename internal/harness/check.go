@@ -244,6 +244,13 @@ func (c *checker) cases() []checkCase {
 			}
 			return c.handshake(ctx, x, tok, InHeader, nil)
 		}},
+		{"preflight_reports_replay", "401 replayed", func(ctx context.Context) (string, error) {
+			tok := c.craft()
+			if got, err := c.handshake(ctx, x, tok, InHeader, nil); err != nil || got != "101 welcome" {
+				return "first use: " + got, err
+			}
+			return c.rawGET(ctx, x, http.Header{"Authorization": {"Bearer " + tok}})
+		}},
 		// Malformed upgrades are refused before any token work. Which of 400/426 answers, and
 		// with what body, may belong to the runtime in front of the Worker (workerd answers a
 		// bad version itself and supplies its own Sec-WebSocket-Key), so only "refused before

@@ -43,6 +43,7 @@ export class WebSocketServer extends DurableObject<Env> {
     const url = new URL(request.url);
     if (url.pathname === "/connect") return this.accept(request);
     if (url.pathname === "/publish") return this.publish(request);
+    if (url.pathname === "/jti-used") return this.jtiUsed(request);
     return json(404, { error: "not_found" });
   }
 
@@ -54,6 +55,14 @@ export class WebSocketServer extends DurableObject<Env> {
     if (seen.length > 0) return false;
     this.sql.exec("INSERT INTO used_jti (jti, until) VALUES (?, ?)", jti, until);
     return true;
+  }
+
+  /** Read-only replay check for the pre-flight: 409 when the jti is in use, else 200. */
+  private jtiUsed(request: Request): Response {
+    const jti = request.headers.get(IDENTITY_HEADERS.jti) ?? "";
+    const now = Math.floor(Date.now() / 1000);
+    const seen = this.sql.exec("SELECT 1 FROM used_jti WHERE jti = ? AND until > ?", jti, now).toArray();
+    return json(seen.length > 0 ? 409 : 200, {});
   }
 
   private accept(request: Request): Response {

@@ -62,8 +62,11 @@ async function handleSocket(request: Request, env: Env, cfg: RouterConfig, pathO
   const { token, select } = extractToken(request.headers);
   const id = await verifyHandshake(token, cfg, nowSeconds());
   if (id.orgId !== pathOrg) throw new HttpError(403, "org_mismatch");
+  const stub = env.WEBSOCKET_SERVER.get(env.WEBSOCKET_SERVER.idFromName(id.orgId));
   if (!upgrade) {
-    // Pre-flight: same checks, no socket, jti not consumed (docs/protocol.md).
+    // Pre-flight: same checks, replay included, but the jti is not consumed (docs/protocol.md).
+    const seen = await stub.fetch("https://do/jti-used", { headers: { [IDENTITY_HEADERS.jti]: id.jti } });
+    if (seen.status !== 200) throw new TokenError("replayed");
     return json(200, { ok: true, userId: id.userId, orgId: id.orgId, role: id.role, expiresAt: id.expiresAt }, cors);
   }
   // Identity travels in headers the Worker sets itself; client-supplied ones never reach the DO.
@@ -76,7 +79,6 @@ async function handleSocket(request: Request, env: Env, cfg: RouterConfig, pathO
     [IDENTITY_HEADERS.replayUntil]: String(id.expiresAt + cfg.leewaySeconds),
     [IDENTITY_HEADERS.subprotocol]: select,
   });
-  const stub = env.WEBSOCKET_SERVER.get(env.WEBSOCKET_SERVER.idFromName(id.orgId));
   return stub.fetch("https://do/connect", { headers });
 }
 

@@ -44,6 +44,9 @@ describe("handshake", () => {
     await c.next();
     const res = await SELF.fetch(url(), { headers: upgradeHeaders({ Authorization: `Bearer ${tok}` }) });
     expect(await errorOf(res)).toEqual([401, "replayed"]);
+    // The pre-flight explains the refusal the browser only saw as 1006.
+    const pre = await SELF.fetch(url(), { headers: { Authorization: `Bearer ${tok}` } });
+    expect(await errorOf(pre)).toEqual([401, "replayed"]);
     c.close();
   });
 

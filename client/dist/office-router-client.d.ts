@@ -1,0 +1,91 @@
+export declare const SUBPROTOCOL = "office-router.v1";
+/** What the app's backend returns from POST /api/v1/cloudflare/request-access. */
+export interface Access {
+    token: string;
+    url: string;
+    /** Unix seconds. */
+    expiresAt: number;
+}
+export interface PresenceEntry {
+    userId: string;
+    role: string;
+}
+export interface Welcome {
+    type: "welcome";
+    connectionId: string;
+    userId: string;
+    orgId: string;
+    role: string;
+    presence: PresenceEntry[];
+}
+export interface PresenceEvent {
+    type: "presence";
+    event: "join" | "leave";
+    userId: string;
+    role: string;
+}
+export interface ChatMessage {
+    type: "message";
+    from: string;
+    data: unknown;
+    direct?: boolean;
+}
+export interface BackendEvent {
+    type: "event";
+    data: unknown;
+}
+export interface ProtocolError {
+    type: "error";
+    code: string;
+}
+export type Status = "connecting" | "open" | "reconnecting" | "closed";
+export interface BackoffOptions {
+    /** First delay. Default 500 ms. */
+    initialMs?: number;
+    /** Largest delay. Default 30 s. */
+    maxMs?: number;
+    /** Growth per failed attempt. Default 2. */
+    factor?: number;
+    /** Fraction of each delay that is randomised ("equal jitter"). Default 0.5. */
+    jitter?: number;
+}
+export interface ConnectOptions {
+    /** Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s). */
+    requestAccess: () => Promise<Access>;
+    onWelcome?: (w: Welcome) => void;
+    onPresence?: (p: PresenceEvent) => void;
+    onMessage?: (m: ChatMessage) => void;
+    onEvent?: (e: BackendEvent) => void;
+    onError?: (e: ProtocolError) => void;
+    onStatus?: (status: Status, detail: {
+        code?: number;
+        reason?: string;
+        attempt: number;
+        retryInMs?: number;
+    }) => void;
+    /** Called with the router's reason code when a handshake was refused (learned by pre-flight). */
+    onRejected?: (reason: string) => void;
+    /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
+    preflight?: boolean;
+    backoff?: BackoffOptions;
+    /** Injection points for tests and non-browser runtimes. */
+    WebSocket?: typeof WebSocket;
+    fetch?: typeof fetch;
+    random?: () => number;
+    setTimeout?: (fn: () => void, ms: number) => unknown;
+    clearTimeout?: (id: unknown) => void;
+}
+export interface Connection {
+    readonly status: Status;
+    broadcast(data: unknown): void;
+    direct(userId: string, data: unknown): void;
+    /** Closes for good (no reconnect). */
+    close(): void;
+}
+/** Handshake reasons a fresh token will not fix: configuration or identity problems. */
+export declare const TERMINAL_REASONS: Set<string>;
+/** Delay before attempt n (0-based): exponential, capped, with equal jitter. */
+export declare function backoffDelay(n: number, o?: BackoffOptions, random?: () => number): number;
+/** The pre-flight URL of a socket URL: same path, http(s). */
+export declare function preflightURL(wsURL: string): string;
+export declare function connect(opts: ConnectOptions): Connection;

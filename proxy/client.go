@@ -214,8 +214,19 @@ func (c *client) readLoop() {
 	}
 }
 
-// handle dispatches one protocol message. Keys match exactly (a map, not a struct: encoding/json
-// would match "TYPE" to Type where the Worker's JSON.parse does not).
+// handle dispatches one protocol message (docs/protocol.md#messages).
+func (c *client) handle(data []byte) {
+	in, ok := parseInbound(data)
+	switch {
+	case !ok:
+		c.enqueue(badMessage)
+	case in.typ == "broadcast":
+		c.h.broadcast(c, mustJSON(chatMsg{Type: "message", From: c.id.UserID, Data: in.data}))
+	default: // direct
+		c.h.direct(in.to, mustJSON(chatMsg{Type: "message", From: c.id.UserID, Data: in.data, Direct: true}))
+	}
+}
+
 // linger closes the connection after reading what the peer still sends, for at most closeGrace:
 // closing with unread input makes TCP reset the connection, and the peer would lose the close
 // frame (1009, 1007) that explains why.
@@ -224,26 +235,4 @@ func (c *client) linger() {
 	_ = nc.SetReadDeadline(time.Now().Add(closeGrace))
 	_, _ = io.Copy(io.Discard, nc)
 	_ = nc.Close()
-}
-
-func (c *client) handle(data []byte) {
-	var in map[string]json.RawMessage
-	if json.Unmarshal(data, &in) != nil || in == nil {
-		c.enqueue(badMessage)
-		return
-	}
-	var typ, to string
-	_ = json.Unmarshal(in["type"], &typ)
-	payload := in["data"]
-	if payload == nil {
-		payload = jsonNull
-	}
-	switch {
-	case typ == "broadcast":
-		c.h.broadcast(c, mustJSON(chatMsg{Type: "message", From: c.id.UserID, Data: payload}))
-	case typ == "direct" && json.Unmarshal(in["to"], &to) == nil && to != "":
-		c.h.direct(to, mustJSON(chatMsg{Type: "message", From: c.id.UserID, Data: payload, Direct: true}))
-	default:
-		c.enqueue(badMessage)
-	}
 }

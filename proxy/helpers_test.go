@@ -248,3 +248,7 @@ func httpRequestFrom(t testing.TB, e *env, remote string) *http.Request {
 	req.Header.Set("Authorization", "Bearer "+e.token("b", "acme", "member"))
 	return req
 }
+
+func identity(user, org string) issuer.Identity {
+	return issuer.Identity{UserID: user, OrgID: org, Role: "member"}
+}

@@ -92,6 +92,25 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	return p, nil
 }
 
+// Stats is a snapshot of what the proxy holds, for tests and diagnostics.
+type Stats struct {
+	Hubs        int // organisations with at least one connection
+	Connections int // open hub connections (reservations included)
+	Relays      int // forwarded connections
+	ReplayJTIs  int // remembered jtis
+}
+
+// Stats returns the current counts.
+func (p *Proxy) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Stats{Hubs: len(p.hubs), Relays: len(p.relays), ReplayJTIs: p.replay.Len()}
+	for _, h := range p.hubs {
+		s.Connections += h.total
+	}
+	return s
+}
+
 // MetricsHandler serves the Prometheus metrics (also on /metrics of the proxy itself).
 func (p *Proxy) MetricsHandler() http.Handler { return p.metrics }
 
@@ -161,6 +180,9 @@ func clientIP(r *http.Request) string {
 func checkUpgrade(r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return ErrMethodNotAllowed
+	}
+	if !r.ProtoAtLeast(1, 1) {
+		return ErrBadHandshake // RFC 6455 §4.1: HTTP/1.1 or later
 	}
 	if r.Header.Get("Sec-WebSocket-Version") != "13" {
 		return ErrUnsupportedVersion

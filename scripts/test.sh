@@ -49,8 +49,8 @@ step "Go: unit, integration and e2e tests (-race); e2e starts wrangler dev, the 
 go test -race -count=1 -timeout 20m ./...
 
 step "Go: short fuzz runs"
-for target in FuzzVerify FuzzExtract; do
-  go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-10s}" ./verifier
+for target in verifier:FuzzVerify verifier:FuzzExtract proxy:FuzzParseInbound internal/rsakey:FuzzParse; do
+  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-8s}" "./${target%%:*}"
 done
 
 step "browser e2e: headless Chromium against the local stack (Worker and Go proxy)"

@@ -13,6 +13,8 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/qubital/office-router/internal/jwksfresh"
 )
 
 // Authenticator turns a caller's access token into an Identity.
@@ -28,9 +30,11 @@ const DefaultRole = "member"
 // workosAuth verifies WorkOS access tokens (RS256) against a JWKS through keyfunc/v3: cached
 // keys, background refresh, rate-limited refresh on an unknown kid, no network call per request.
 type workosAuth struct {
-	kf      keyfunc.Keyfunc
-	storage jwkset.Storage
-	parser  *jwt.Parser
+	kf       keyfunc.Keyfunc
+	storage  jwkset.Storage
+	parser   *jwt.Parser
+	fresh    *jwksfresh.Tracker // nil: keys are local (dev mode)
+	maxStale time.Duration
 }
 
 var _ Authenticator = (*workosAuth)(nil)
@@ -41,12 +45,13 @@ type workosClaims struct {
 	Role  string `json:"role"`
 }
 
-func newWorkOSAuth(ctx context.Context, jwksURL, issuer string, client *http.Client, logger *slog.Logger) (*workosAuth, error) {
+func newWorkOSAuth(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger, now func() time.Time) (*workosAuth, error) {
 	noErrFirst := true // WorkOS being down at start-up must not stop the issuer: it answers 503 until keys arrive
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{jwksURL}, keyfunc.Override{
-		Client:                    client,
+	fresh := jwksfresh.New(now)
+	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.WorkOSJWKSURL}, keyfunc.Override{
+		Client:                    fresh.Client(client),
 		HTTPTimeout:               10 * time.Second,
-		RefreshInterval:           10 * time.Minute,
+		RefreshInterval:           cfg.WorkOSRefreshInterval,
 		RefreshUnknownKID:         rate.NewLimiter(rate.Every(30*time.Second), 1),
 		RateLimitWaitMax:          time.Millisecond,
 		NoErrorReturnFirstHTTPReq: &noErrFirst,
@@ -59,7 +64,9 @@ func newWorkOSAuth(ctx context.Context, jwksURL, issuer string, client *http.Cli
 	if err != nil {
 		return nil, fmt.Errorf("WORKOS_JWKS_URL: %w", err)
 	}
-	return newKeyfuncAuth(kf, issuer), nil
+	a := newKeyfuncAuth(kf, cfg.WorkOSIssuer)
+	a.fresh, a.maxStale = fresh, cfg.WorkOSMaxStale
+	return a, nil
 }
 
 func newKeyfuncAuth(kf keyfunc.Keyfunc, issuer string) *workosAuth {
@@ -76,6 +83,9 @@ func newKeyfuncAuth(kf keyfunc.Keyfunc, issuer string) *workosAuth {
 }
 
 func (a *workosAuth) Ready(ctx context.Context) bool {
+	if a.fresh != nil && a.fresh.Stale(a.maxStale) {
+		return false // never fetched, or every refresh has failed for too long
+	}
 	keys, err := a.storage.KeyReadAll(ctx)
 	return err == nil && len(keys) > 0
 }
@@ -83,6 +93,9 @@ func (a *workosAuth) Ready(ctx context.Context) bool {
 func (a *workosAuth) Authenticate(ctx context.Context, accessToken string) (Identity, error) {
 	if len(accessToken) > 16<<10 {
 		return Identity{}, ErrInvalidToken
+	}
+	if a.fresh != nil && a.fresh.Stale(a.maxStale) {
+		return Identity{}, ErrIdPUnavailable
 	}
 	var c workosClaims
 	_, err := a.parser.ParseWithClaims(accessToken, &c, a.kf.KeyfuncCtx(ctx))

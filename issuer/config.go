@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/qubital/office-router/internal/rsakey"
 )
@@ -33,6 +34,11 @@ type Config struct {
 	WorkOSJWKSURL string
 	// WorkOSIssuer is WORKOS_ISSUER: when set, the access token's `iss` must equal it.
 	WorkOSIssuer string
+	// WorkOSRefreshInterval is how often the WorkOS JWKS is fetched again. This defaults to 10 min.
+	WorkOSRefreshInterval time.Duration
+	// WorkOSMaxStale bounds how long cached WorkOS keys are trusted while every refresh fails;
+	// after it callers get 503 identity_provider_unavailable. This defaults to 24 h.
+	WorkOSMaxStale time.Duration
 	// SupabaseJWTSecret is SUPABASE_JWT_SECRET (≥ 32 bytes). Optional: without it
 	// /api/v1/realtime/token answers 503 realtime_not_configured. Dev generates one.
 	SupabaseJWTSecret string
@@ -157,6 +163,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 64 << 10
+	}
+	if c.WorkOSRefreshInterval <= 0 {
+		c.WorkOSRefreshInterval = 10 * time.Minute
+	}
+	if c.WorkOSMaxStale <= 0 {
+		c.WorkOSMaxStale = 24 * time.Hour
 	}
 	return nil
 }

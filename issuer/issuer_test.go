@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -421,5 +422,48 @@ func TestPublisher(t *testing.T) {
 	}
 	if _, err := m.MintHandshake(issuer.Identity{UserID: "u", OrgID: "o", Role: "Bad Role"}); !errors.Is(err, issuer.ErrInvalidIdentity) {
 		t.Fatalf("bad role minted: %v", err)
+	}
+}
+
+// TestIdPRecoversAndBoundsStaleness: WorkOS serving garbage → 503 until it serves keys again;
+// cached keys stop being trusted once no refresh has succeeded for WorkOSMaxStale.
+func TestIdPRecoversAndBoundsStaleness(t *testing.T) {
+	var good atomic.Bool
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	idpKey := testKeys(t)[1]
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !good.Load() {
+			_, _ = w.Write([]byte("<html>maintenance</html>"))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []rsakey.JWK{rsakey.PublicJWK(&idpKey.PublicKey)}})
+	}))
+	defer flaky.Close()
+	ti := newTestIssuer(t, func(c *issuer.Config) {
+		c.WorkOSJWKSURL = flaky.URL
+		c.WorkOSRefreshInterval = 20 * time.Millisecond
+		c.WorkOSMaxStale = time.Hour
+	}, issuer.WithClock(clock))
+	access := ti.idp.userToken(t)
+	if status, _, body := ti.do(t, "POST", "/api/v1/cloudflare/request-access", nil, bearerHdr(access)); status != 503 || body["error"] != "identity_provider_unavailable" {
+		t.Fatalf("garbage JWKS: %d %v", status, body)
+	}
+	good.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, _, _ := ti.do(t, "POST", "/api/v1/cloudflare/request-access", nil, bearerHdr(access))
+		if status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery: %d", status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	good.Store(false)
+	offset.Store(int64(2 * time.Hour))
+	if status, _, _ := ti.do(t, "GET", "/readyz", nil, nil); status != 503 {
+		t.Fatalf("readyz with stale keys: %d", status)
 	}
 }

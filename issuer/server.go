@@ -115,7 +115,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		}
 	default:
 		ctx, cancel := context.WithCancel(context.Background())
-		a, err := newWorkOSAuth(ctx, cfg.WorkOSJWKSURL, cfg.WorkOSIssuer, o.client, o.logger)
+		a, err := newWorkOSAuth(ctx, cfg, o.client, o.logger, o.now)
 		if err != nil {
 			cancel()
 			return nil, err

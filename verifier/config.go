@@ -42,6 +42,9 @@ type Config struct {
 	JWKSUnknownKIDInterval time.Duration
 	// JWKSTimeout bounds each JWKS request. This defaults to 10 s.
 	JWKSTimeout time.Duration
+	// JWKSMaxStale bounds how long cached keys are trusted while every refresh fails; after it,
+	// handshakes get 503 keys_unavailable until a refresh succeeds. This defaults to 24 h.
+	JWKSMaxStale time.Duration
 }
 
 // ConfigFromEnv reads the variables named in docs/configuration.md. It does not validate: New does.
@@ -137,6 +140,9 @@ func (c *Config) validate(haveKeySource bool) error {
 	}
 	if c.JWKSTimeout <= 0 {
 		c.JWKSTimeout = 10 * time.Second
+	}
+	if c.JWKSMaxStale <= 0 {
+		c.JWKSMaxStale = 24 * time.Hour
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"golang.org/x/time/rate"
 
+	"github.com/qubital/office-router/internal/jwksfresh"
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
@@ -50,13 +51,17 @@ func (s StaticKeys) Key(_ context.Context, kid string) (*rsa.PublicKey, error) {
 // jwksKeys reads keys from a remote JWKS through keyfunc/jwkset: cached, refreshed in the
 // background, refreshed on an unknown kid at most once per interval.
 type jwksKeys struct {
-	storage jwkset.Storage
+	storage  jwkset.Storage
+	fresh    *jwksfresh.Tracker
+	maxStale time.Duration
 }
 
-func newJWKSKeys(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger) (*jwksKeys, error) {
+func newJWKSKeys(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger, now func() time.Time) (*jwksKeys, error) {
 	if client == nil {
 		client = &http.Client{Timeout: cfg.JWKSTimeout}
 	}
+	fresh := jwksfresh.New(now)
+	client = fresh.Client(client)
 	noErrFirst := true // a JWKS that is down at start-up must not stop the router; it answers keys_unavailable until it comes back
 	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
 		Client:                    client,
@@ -74,10 +79,13 @@ func newJWKSKeys(ctx context.Context, cfg Config, client *http.Client, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("CONN_JWKS_URL: %w", err)
 	}
-	return &jwksKeys{storage: kf.Storage()}, nil
+	return &jwksKeys{storage: kf.Storage(), fresh: fresh, maxStale: cfg.JWKSMaxStale}, nil
 }
 
 func (j *jwksKeys) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	if j.fresh.Stale(j.maxStale) {
+		return nil, fmt.Errorf("%w: no good JWKS fetch within %v", ErrKeysUnavailable, j.maxStale)
+	}
 	jwk, err := j.storage.KeyRead(ctx, kid)
 	if err != nil {
 		if all, aerr := j.storage.KeyReadAll(ctx); aerr == nil && len(all) == 0 {

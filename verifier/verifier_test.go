@@ -301,3 +301,52 @@ func TestReasonAndStatus(t *testing.T) {
 		t.Fatal("org_mismatch must be 403")
 	}
 }
+
+// waitUntil polls cond until it holds or 10 s pass (JWKS refreshes happen in the background).
+func waitUntil(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestJWKSGarbageRecoveryAndStaleness: a JWKS serving garbage leaves the verifier answering
+// keys_unavailable; it recovers by itself once the JWKS is good, and refuses to trust cached
+// keys once no refresh has succeeded for JWKSMaxStale.
+func TestJWKSGarbageRecoveryAndStaleness(t *testing.T) {
+	key := genKey(t)
+	var good atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !good.Load() {
+			_, _ = w.Write([]byte(`{"keys": "this is not a key set"`))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []rsakey.JWK{rsakey.PublicJWK(&key.PublicKey)}})
+	}))
+	defer srv.Close()
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	v, err := verifier.New(verifier.Config{JWKSURL: srv.URL, Issuer: "iss", Audience: "aud", JWKSRefreshInterval: 20 * time.Millisecond,
+		JWKSMaxStale: time.Hour}, verifier.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Verify(t.Context(), mint(t, key, claimsAt(time.Now()))); !errors.Is(err, verifier.ErrKeysUnavailable) {
+		t.Fatalf("garbage JWKS: %v", err)
+	}
+	good.Store(true)
+	waitUntil(t, func() bool {
+		_, err := v.Verify(t.Context(), mint(t, key, claimsAt(clock())))
+		return err == nil
+	}, "recovery after the JWKS came back")
+	good.Store(false)
+	offset.Store(int64(2 * time.Hour))
+	if _, err := v.Verify(t.Context(), mint(t, key, claimsAt(clock()))); !errors.Is(err, verifier.ErrKeysUnavailable) {
+		t.Fatalf("stale keys still trusted: %v", err)
+	}
+}

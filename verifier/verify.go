@@ -70,7 +70,7 @@ func New(cfg Config, opts ...Option) (*Verifier, error) {
 		return nil, fmt.Errorf("%w: CONN_JWKS_URL must be an http(s) URL", errConfig)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	keys, err := newJWKSKeys(ctx, cfg, o.client, o.logger)
+	keys, err := newJWKSKeys(ctx, cfg, o.client, o.logger, o.now)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("%w: %v", errConfig, err)

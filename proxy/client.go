@@ -39,11 +39,26 @@ type outgoing struct {
 	reason string
 }
 
-func newClient(p *Proxy, h *hub, conn *websocket.Conn, id verifier.Identity) *client {
+// newClient returns a client not yet attached to a socket: it can join its hub and queue
+// messages, but no writer runs (writing is held true) until attach.
+func newClient(p *Proxy, h *hub, id verifier.Identity) *client {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &client{p: p, h: h, conn: conn, id: id, connID: hex.EncodeToString(b[:]),
+	return &client{p: p, h: h, id: id, connID: hex.EncodeToString(b[:]), writing: true,
 		limit: rate.NewLimiter(rate.Limit(p.cfg.MessagesPerSecond), p.cfg.MessageBurst)}
+}
+
+// attach gives the client its upgraded socket and starts writing what was queued meanwhile.
+func (c *client) attach(conn *websocket.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.conn = conn
+	c.writing = false
+	if len(c.queue) > 0 {
+		c.writing = true
+		c.p.wg.Add(1)
+		go c.writeLoop()
+	}
 }
 
 // enqueue queues a text message without blocking. A full queue means the client cannot keep
@@ -56,9 +71,12 @@ func (c *client) enqueue(data []byte) bool {
 	}
 	if len(c.queue) >= c.p.cfg.SendQueue {
 		c.closed, c.aborted, c.queue = true, true, nil
+		conn := c.conn
 		c.mu.Unlock()
 		c.p.m.slow.Inc()
-		c.abort(CloseSlowConsumer, "slow consumer")
+		if conn != nil {
+			c.abort(conn, CloseSlowConsumer, "slow consumer")
+		}
 		return false
 	}
 	c.push(outgoing{data: data})
@@ -99,20 +117,27 @@ func (c *client) closeGracefully(code int, reason string) {
 // abort drops the queue and sends a close frame as soon as the writer lets go of the socket
 // (gorilla's WriteControl waits for the frame in progress), at most WriteWait; the read loop
 // then ends on the peer's answer or after closeGrace. Never called with locks that broadcast needs.
-func (c *client) abort(code int, reason string) {
+func (c *client) abort(conn *websocket.Conn, code int, reason string) {
 	c.p.wg.Add(1)
 	go func() {
 		defer c.p.wg.Done()
-		if c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.p.cfg.WriteWait)) != nil {
-			c.kill()
+		if conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.p.cfg.WriteWait)) != nil {
+			_ = conn.NetConn().Close()
 			return
 		}
-		_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+		_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
 	}()
 }
 
 // kill cuts the TCP connection; the read loop then ends and the hub forgets the client.
-func (c *client) kill() { _ = c.conn.NetConn().Close() }
+func (c *client) kill() {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		_ = conn.NetConn().Close()
+	}
+}
 
 func (c *client) writeLoop() {
 	defer c.p.wg.Done()

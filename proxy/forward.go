@@ -31,7 +31,7 @@ type relay struct {
 
 // forward dials the upstream first, so an upstream refusal reaches the client as an HTTP answer
 // (status and body relayed), then upgrades the client and copies frames both ways.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted, start time.Time) {
 	hdr := http.Header{}
 	if p.cfg.ForwardToken {
 		hdr.Set("Authorization", "Bearer "+ext.Token)
@@ -68,6 +68,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Iden
 		return
 	}
 	p.m.handshakes.WithLabelValues("accepted", "ok").Inc()
+	p.m.latency.Observe(time.Since(start).Seconds())
 	rl := &relay{client: cl, upstream: up}
 	p.mu.Lock()
 	if p.closing {

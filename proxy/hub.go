@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/qubital/office-router/verifier"
 )
@@ -204,7 +205,7 @@ func (h *hub) snapshot() []*client {
 
 // serveHub upgrades an authorised handshake and runs the connection's read loop in the
 // handler goroutine.
-func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted) {
+func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted, start time.Time) {
 	h, err := p.reserve(id)
 	if err != nil {
 		p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
@@ -216,14 +217,21 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 		hdr = http.Header{"Sec-Websocket-Protocol": {ext.Select}}
 	}
 	defer p.wg.Done() // added by reserve
+	// Join before the 101, as the Worker's Durable Object does: a client that has its 101 is
+	// already a member, and what is sent to the org meanwhile waits in its queue.
+	c := newClient(p, h, id)
+	h.join(c)
 	conn, err := p.upgrader.Upgrade(w, r, hdr)
 	if err != nil {
-		p.release(h, id.UserID)
+		c.mu.Lock()
+		c.closed, c.queue = true, nil
+		c.mu.Unlock()
+		h.leave(c)
 		return
 	}
 	p.m.handshakes.WithLabelValues("accepted", "ok").Inc()
-	c := newClient(p, h, conn, id)
-	h.join(c)
+	p.m.latency.Observe(time.Since(start).Seconds())
+	c.attach(conn)
 	c.readLoop()
 	c.mu.Lock()
 	c.closed = true // nothing is queued (so no writer is started) once the reader is gone

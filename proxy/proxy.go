@@ -244,7 +244,8 @@ func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, verif
 	return id, ext, upgrade, nil
 }
 
-func (p *Proxy) reject(w http.ResponseWriter, ip string, err error) {
+func (p *Proxy) reject(w http.ResponseWriter, ip string, err error, start time.Time) {
+	p.m.latency.Observe(time.Since(start).Seconds())
 	if verifier.Status(err) != http.StatusTooManyRequests && verifier.Status(err) != http.StatusServiceUnavailable {
 		p.failures.fail(ip)
 	}
@@ -254,7 +255,6 @@ func (p *Proxy) reject(w http.ResponseWriter, ip string, err error) {
 
 func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string) {
 	start := time.Now()
-	defer func() { p.m.latency.Observe(time.Since(start).Seconds()) }()
 	ip := clientIP(r)
 	if blocked, wait := p.failures.blocked(ip); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
@@ -264,7 +264,7 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 	}
 	id, ext, upgrade, err := p.authorize(r, org)
 	if err != nil {
-		p.reject(w, ip, err)
+		p.reject(w, ip, err, start)
 		return
 	}
 	if !upgrade {
@@ -273,23 +273,24 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 			return
 		}
 		if p.cfg.Upstream == "" && p.replay.Seen(id.JTI, p.now()) {
-			p.reject(w, ip, verifier.ErrReplayed)
+			p.reject(w, ip, verifier.ErrReplayed, start)
 			return
 		}
 		p.m.handshakes.WithLabelValues("preflight", "ok").Inc()
+		p.m.latency.Observe(time.Since(start).Seconds())
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "userId": id.UserID, "orgId": id.OrgID,
 			"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 		return
 	}
 	if p.cfg.Upstream != "" {
-		p.forward(w, r, id, ext)
+		p.forward(w, r, id, ext, start)
 		return
 	}
 	if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
-		p.reject(w, ip, err)
+		p.reject(w, ip, err, start)
 		return
 	}
-	p.serveHub(w, r, id, ext)
+	p.serveHub(w, r, id, ext, start)
 }
 
 type publishBody struct {

@@ -39,7 +39,7 @@ func runChild(kind, addr, upstream string) error {
 			return err
 		}
 		p, err := proxy.New(proxy.Config{Upstream: upstream, ForwardToken: true, MaxConnsPerOrg: 1 << 20,
-			MessagesPerSecond: 1e9, MessageBurst: 1 << 30, FailureBurst: 1 << 30, SendQueue: 4096}, v,
+			MessagesPerSecond: 1e9, MessageBurst: 1 << 30, FailureBurst: 1 << 30}, v,
 			proxy.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 		if err != nil {
 			return err

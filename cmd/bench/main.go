@@ -131,11 +131,12 @@ func oneRun(ctx context.Context, root string, key *rsa.PrivateKey, sz sizes, wor
 		}
 		s[kind+"_handshakes_per_s"], s[kind+"_handshake_p50_ms"] = rate, p50
 		step(kind + ": idle memory")
-		kib, g, err := idleMemory(ctx, kind, key, sz.memConns)
+		mem, err := idleMemory(ctx, kind, key, sz.memConns)
 		if err != nil {
 			return nil, err
 		}
-		s[kind+"_kib_per_conn"], s[kind+"_goroutines_per_conn"] = kib, g
+		s[kind+"_kib_per_conn"], s[kind+"_goroutines_per_conn"] = mem.rssKiB, mem.goroutines
+		s[kind+"_heap_kib_per_conn"], s[kind+"_stack_kib_per_conn"] = mem.heapKiB, mem.stackKiB
 		step(kind + ": fan-out")
 		c, err := startChild(kind, "", key)
 		if err != nil {

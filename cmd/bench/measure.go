@@ -88,18 +88,22 @@ func (c *child) rssKiB() int {
 	return 0
 }
 
-// stats forces a GC in the child and returns its goroutine count.
-func (c *child) goroutines() int {
+type childStats struct {
+	Goroutines int     `json:"goroutines"`
+	HeapInuse  float64 `json:"heapInuse"`
+	StackInuse float64 `json:"stackInuse"`
+}
+
+// stats forces a GC in the child and returns its goroutines and Go memory in use.
+func (c *child) stats() childStats {
+	var s childStats
 	resp, err := http.Get(c.url + "/debug/stats")
 	if err != nil {
-		return 0
+		return s
 	}
 	defer resp.Body.Close()
-	var s struct {
-		Goroutines int `json:"goroutines"`
-	}
 	_ = json.NewDecoder(resp.Body).Decode(&s)
-	return s.Goroutines
+	return s
 }
 
 // tokenFor crafts a valid handshake token for user in org.
@@ -205,14 +209,19 @@ func handshakeRate(ctx context.Context, kind string, key *rsa.PrivateKey, n int)
 	return rate, pct(lat, .5), nil
 }
 
-// idleMemory: RSS delta and goroutines per idle connection, n connections in orgs of 10.
-func idleMemory(ctx context.Context, kind string, key *rsa.PrivateKey, n int) (float64, float64, error) {
+type memResult struct {
+	rssKiB, goroutines, heapKiB, stackKiB float64 // per connection
+}
+
+// idleMemory: RSS delta, goroutines, Go heap and stacks per idle connection, n connections in
+// orgs of 10.
+func idleMemory(ctx context.Context, kind string, key *rsa.PrivateKey, n int) (memResult, error) {
 	c, err := startChild(kind, "", key)
 	if err != nil {
-		return 0, 0, err
+		return memResult{}, err
 	}
 	defer c.stop()
-	g0 := c.goroutines()
+	s0 := c.stats()
 	r0 := c.rssKiB()
 	toks, orgs := make([]string, n), make([]string, n)
 	for i := range toks {
@@ -224,11 +233,14 @@ func idleMemory(ctx context.Context, kind string, key *rsa.PrivateKey, n int) (f
 	conns, _, _, failed := openMany(ctx, c.url, toks, orgs, 64)
 	defer closeAll(conns)
 	if failed > 0 {
-		return 0, 0, fmt.Errorf("%s: %d connections failed", kind, failed)
+		return memResult{}, fmt.Errorf("%s: %d connections failed", kind, failed)
 	}
-	g1 := c.goroutines()
+	c.stats() // a first GC lets idle goroutine stacks shrink; the second reads the result
+	s1 := c.stats()
 	r1 := c.rssKiB()
-	return float64(r1-r0) / float64(n), float64(g1-g0) / float64(n), nil
+	fn := float64(n)
+	return memResult{rssKiB: float64(r1-r0) / fn, goroutines: float64(s1.Goroutines-s0.Goroutines) / fn,
+		heapKiB: (s1.HeapInuse - s0.HeapInuse) / 1024 / fn, stackKiB: (s1.StackInuse - s0.StackInuse) / 1024 / fn}, nil
 }
 
 // fanout: clients in one org, messages broadcast by one of them, burst or paced.

@@ -109,6 +109,8 @@ func (r *report) markdown(chart string, args []string) []byte {
 	w("| handshake latency p50 (ms) | %s | %s | | |\n", r.cell("proxy_handshake_p50_ms", "%.2f"), r.cell("bare_handshake_p50_ms", "%.2f"))
 	w("| idle memory per connection, RSS delta / N (KiB, N = %d) | %s | %s | | ≤ 6 KiB |\n", sz.memConns,
 		r.cell("proxy_kib_per_conn", "%.1f"), r.cell("bare_kib_per_conn", "%.1f"))
+	w("| of which Go heap / goroutine stacks (KiB) | %s / %s | %s / %s | | |\n", r.cell("proxy_heap_kib_per_conn", "%.1f"), r.cell("proxy_stack_kib_per_conn", "%.1f"),
+		r.cell("bare_heap_kib_per_conn", "%.1f"), r.cell("bare_stack_kib_per_conn", "%.1f"))
 	w("| goroutines per idle connection | %s | %s | | |\n", r.cell("proxy_goroutines_per_conn", "%.2f"), r.cell("bare_goroutines_per_conn", "%.2f"))
 	w("| fan-out deliveries/s, %d clients in one org, burst of %d broadcasts | %s | %s | %s | ≥ 90%% |\n", sz.fanClients, sz.fanMessages,
 		r.cell("proxy_burst_dps", "%.0f"), r.cell("bare_burst_dps", "%.0f"), ratio(r.med("proxy_burst_dps"), r.med("bare_burst_dps")))

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +22,7 @@ type client struct {
 	p      *Proxy
 	h      *hub
 	conn   *websocket.Conn
+	br     *bufio.Reader // gorilla reads through it; see idle.go
 	id     verifier.Identity
 	connID string
 	limit  *rate.Limiter
@@ -49,10 +51,10 @@ func newClient(p *Proxy, h *hub, id verifier.Identity) *client {
 }
 
 // attach gives the client its upgraded socket and starts writing what was queued meanwhile.
-func (c *client) attach(conn *websocket.Conn) {
+func (c *client) attach(conn *websocket.Conn, br *bufio.Reader) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.conn = conn
+	c.conn, c.br = conn, br
 	c.writing = false
 	if len(c.queue) > 0 {
 		c.writing = true
@@ -93,6 +95,12 @@ func (c *client) push(m outgoing) {
 		c.p.wg.Add(1)
 		go c.writeLoop()
 	}
+}
+
+func (c *client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 func (c *client) ping() {
@@ -198,24 +206,36 @@ func (c *client) readLoop() {
 	c.conn.SetReadLimit(c.p.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
 	_ = c.conn.SetReadDeadline(time.Now().Add(wait))
 	c.conn.SetPongHandler(func(string) error {
-		c.mu.Lock()
-		closed := c.closed
-		c.mu.Unlock()
-		if closed {
+		if c.isClosed() {
 			return nil // closing: keep the close deadline
 		}
 		return c.conn.SetReadDeadline(time.Now().Add(wait))
 	})
+	rc := rawConn(c.conn.NetConn())
 	for {
+		if c.br != nil && rc != nil && c.br.Buffered() == 0 {
+			if waitReadable(rc) != nil {
+				return
+			}
+			if _, err := c.br.Peek(1); err != nil {
+				return
+			}
+		}
+		if c.br != nil {
+			if n := pongFrameLen(c.br); n > 0 {
+				_, _ = c.br.Discard(n)
+				if !c.isClosed() {
+					_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+				}
+				continue
+			}
+		}
 		mt, data, err := c.conn.ReadMessage()
 		if err != nil {
 			return
 		}
 		c.p.m.messages.WithLabelValues("in").Inc()
-		c.mu.Lock()
-		closed := c.closed
-		c.mu.Unlock()
-		if closed {
+		if c.isClosed() {
 			continue // draining until the peer answers our close
 		}
 		_ = c.conn.SetReadDeadline(time.Now().Add(wait))

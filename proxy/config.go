@@ -20,7 +20,7 @@ const (
 	DefaultFailuresPerSec   = 10
 	DefaultFailureBurst     = 100
 	closeGrace              = 2 * time.Second
-	readBufferSize          = 1024
+	readBufferSize          = 320 // > 256, or gorilla allocates its own (idle.go); frames stream through it
 	writeBufferSize         = 1024
 	maxPublishBodyBytes     = 64 << 10
 	maxRateLimitedAddresses = 100000

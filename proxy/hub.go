@@ -203,8 +203,8 @@ func (h *hub) snapshot() []*client {
 	return out
 }
 
-// serveHub upgrades an authorised handshake and runs the connection's read loop in the
-// handler goroutine.
+// serveHub upgrades an authorised handshake and hands the connection to its own read goroutine,
+// so that the HTTP handler returns and net/http frees its per-request buffers and deep stack.
 func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted, start time.Time) {
 	h, err := p.reserve(id)
 	if err != nil {
@@ -216,25 +216,29 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	if ext.Select != "" {
 		hdr = http.Header{"Sec-Websocket-Protocol": {ext.Select}}
 	}
-	defer p.wg.Done() // added by reserve
 	// Join before the 101, as the Worker's Durable Object does: a client that has its 101 is
 	// already a member, and what is sent to the org meanwhile waits in its queue.
 	c := newClient(p, h, id)
 	h.join(c)
-	conn, err := p.upgrader.Upgrade(w, r, hdr)
+	hw := &hijackWriter{ResponseWriter: w}
+	conn, err := p.upgrader.Upgrade(hw, r, hdr)
 	if err != nil {
 		c.mu.Lock()
 		c.closed, c.queue = true, nil
 		c.mu.Unlock()
 		h.leave(c)
+		p.wg.Done() // added by reserve
 		return
 	}
 	p.m.handshakes.WithLabelValues("accepted", "ok").Inc()
 	p.m.latency.Observe(time.Since(start).Seconds())
-	c.attach(conn)
-	c.readLoop()
-	c.mu.Lock()
-	c.closed = true // nothing is queued (so no writer is started) once the reader is gone
-	c.mu.Unlock()
-	h.leave(c)
+	c.attach(conn, hw.br)
+	go func() {
+		defer p.wg.Done() // added by reserve: the connection's reader owns it from here
+		c.readLoop()
+		c.mu.Lock()
+		c.closed = true // nothing is queued (so no writer is started) once the reader is gone
+		c.mu.Unlock()
+		h.leave(c)
+	}()
 }

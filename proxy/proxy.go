@@ -80,7 +80,7 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	p.failures = newIPLimiter(cfg.FailuresPerSecond, cfg.FailureBurst, p.now)
 	p.metrics = promhttp.HandlerFor(p.m.reg, promhttp.HandlerOpts{})
 	p.upgrader = websocket.Upgrader{
-		ReadBufferSize:  readBufferSize,
+		ReadBufferSize:  0, // read through the hijacked reader hijackWriter supplies (idle.go)
 		WriteBufferSize: writeBufferSize,
 		WriteBufferPool: &sync.Pool{},                             // idle connections hold no write buffer
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, with JSON answers

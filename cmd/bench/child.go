@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 
 	"github.com/gorilla/websocket"
@@ -59,6 +60,10 @@ func runChild(kind, addr, upstream string) error {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		_ = json.NewEncoder(w).Encode(map[string]any{"goroutines": runtime.NumGoroutine(), "heapInuse": ms.HeapInuse, "stackInuse": ms.StackInuse})
+	})
+	mux.HandleFunc("/debug/heap", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		_ = pprof.Lookup("heap").WriteTo(w, 0)
 	})
 	mux.Handle("/", h)
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); os.Exit(0) }() // parent gone: exit

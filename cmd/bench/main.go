@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 3, "repetitions; the report gives median and spread")
 	out := fs.String("out", "docs", "directory for performance.md and fanout-latency.svg")
 	noWorker := fs.Bool("no-worker", false, "skip the Worker under wrangler dev")
+	only := fs.String("only", "", "comma list of sections to run: micro,handshakes,memory,fanout,forward,worker (default all)")
 	kind := fs.String("child", "", "internal: serve as a child process of this kind")
 	childAddr := fs.String("child-addr", "", "internal")
 	childUp := fs.String("child-upstream", "", "internal")
@@ -76,7 +78,7 @@ func run(ctx context.Context, args []string) error {
 	rep := &report{short: *short, runs: *runs, sizes: sz, started: time.Now()}
 	for r := range *runs {
 		fmt.Fprintf(os.Stderr, "run %d/%d\n", r+1, *runs)
-		s, err := oneRun(ctx, root, key, sz, !*noWorker)
+		s, err := oneRun(ctx, root, key, sz, sections(*only, *noWorker))
 		if err != nil {
 			return err
 		}
@@ -107,36 +109,56 @@ func raiseNoFile() {
 
 func step(name string) { fmt.Fprintf(os.Stderr, "  %s\n", name) }
 
-// oneRun measures everything once; each measurement gets fresh server processes.
-func oneRun(ctx context.Context, root string, key *rsa.PrivateKey, sz sizes, worker bool) (sample, error) {
-	s := sample{}
-	step("issuer and verifier micro-benchmarks")
-	h, raw, err := issuerBench()
-	if err != nil {
-		return nil, err
+func sections(only string, noWorker bool) map[string]bool {
+	all := map[string]bool{"micro": true, "handshakes": true, "memory": true, "fanout": true, "forward": true, "worker": !noWorker}
+	if only == "" {
+		return all
 	}
-	s["issuer_tokens_per_s"], s["issuer_raw_sign_per_s"] = 1e9/h.nsPerOp, 1e9/raw.nsPerOp
-	v, rv, err := verifierBench(root)
-	if err != nil {
-		return nil, err
+	sel := map[string]bool{}
+	for _, s := range strings.Split(only, ",") {
+		sel[strings.TrimSpace(s)] = true
 	}
-	s["verify_ns"], s["verify_allocs"], s["verify_bytes"] = v.nsPerOp, float64(v.allocs), float64(v.bytes)
-	s["raw_verify_ns"], s["raw_verify_allocs"] = rv.nsPerOp, float64(rv.allocs)
+	return sel
+}
 
+// oneRun measures everything once; each measurement gets fresh server processes.
+func oneRun(ctx context.Context, root string, key *rsa.PrivateKey, sz sizes, sec map[string]bool) (sample, error) {
+	s := sample{}
+	if sec["micro"] {
+		step("issuer and verifier micro-benchmarks")
+		h, raw, err := issuerBench()
+		if err != nil {
+			return nil, err
+		}
+		s["issuer_tokens_per_s"], s["issuer_raw_sign_per_s"] = 1e9/h.nsPerOp, 1e9/raw.nsPerOp
+		v, rv, err := verifierBench(root)
+		if err != nil {
+			return nil, err
+		}
+		s["verify_ns"], s["verify_allocs"], s["verify_bytes"] = v.nsPerOp, float64(v.allocs), float64(v.bytes)
+		s["raw_verify_ns"], s["raw_verify_allocs"] = rv.nsPerOp, float64(rv.allocs)
+	}
 	for _, kind := range []string{"proxy", "bare"} {
-		step(kind + ": handshakes")
-		rate, p50, err := handshakeRate(ctx, kind, key, sz.handshakes)
-		if err != nil {
-			return nil, err
+		if sec["handshakes"] {
+			step(kind + ": handshakes")
+			rate, p50, err := handshakeRate(ctx, kind, key, sz.handshakes)
+			if err != nil {
+				return nil, err
+			}
+			s[kind+"_handshakes_per_s"], s[kind+"_handshake_p50_ms"] = rate, p50
 		}
-		s[kind+"_handshakes_per_s"], s[kind+"_handshake_p50_ms"] = rate, p50
-		step(kind + ": idle memory")
-		mem, err := idleMemory(ctx, kind, key, sz.memConns)
-		if err != nil {
-			return nil, err
+		if sec["memory"] {
+			step(kind + ": idle memory")
+			mem, err := idleMemory(ctx, kind, key, sz.memConns)
+			if err != nil {
+				return nil, err
+			}
+			s[kind+"_kib_per_conn"], s[kind+"_goroutines_per_conn"] = mem.rssKiB, mem.goroutines
+			s[kind+"_heap_kib_per_conn"], s[kind+"_stack_kib_per_conn"] = mem.heapKiB, mem.stackKiB
 		}
-		s[kind+"_kib_per_conn"], s[kind+"_goroutines_per_conn"] = mem.rssKiB, mem.goroutines
-		s[kind+"_heap_kib_per_conn"], s[kind+"_stack_kib_per_conn"] = mem.heapKiB, mem.stackKiB
+		if !sec["fanout"] {
+			continue
+		}
 		step(kind + ": fan-out")
 		c, err := startChild(kind, "", key)
 		if err != nil {
@@ -151,8 +173,11 @@ func oneRun(ctx context.Context, root string, key *rsa.PrivateKey, sz sizes, wor
 			return nil, err
 		}
 		s[kind+"_burst_dps"], s[kind+"_burst_p50_ms"], s[kind+"_burst_p99_ms"] = res.DeliveriesPerSec, res.Delivery.P50, res.Delivery.P99
-		if kind == "proxy" {
+		{
 			for _, rate := range sz.paced {
+				if kind == "bare" && rate != sz.paced[len(sz.paced)-1] {
+					continue // the reference at the top rate only
+				}
 				c, err := startChild(kind, "", key)
 				if err != nil {
 					return nil, err
@@ -162,20 +187,22 @@ func oneRun(ctx context.Context, root string, key *rsa.PrivateKey, sz sizes, wor
 				if err != nil {
 					return nil, err
 				}
-				s[fmt.Sprintf("proxy_paced_%.0f_p50_ms", rate)], s[fmt.Sprintf("proxy_paced_%.0f_p99_ms", rate)] = res.Delivery.P50, res.Delivery.P99
-				s[fmt.Sprintf("proxy_paced_%.0f_dps", rate)] = res.DeliveriesPerSec
+				s[fmt.Sprintf("%s_paced_%.0f_p50_ms", kind, rate)], s[fmt.Sprintf("%s_paced_%.0f_p99_ms", kind, rate)] = res.Delivery.P50, res.Delivery.P99
+				s[fmt.Sprintf("%s_paced_%.0f_dps", kind, rate)] = res.DeliveriesPerSec
 			}
 		}
 	}
-	step("forward mode overhead")
-	fo, err := forwardOverhead(ctx, key, sz.fwdHandshakes, sz.fwdRoundTrips)
-	if err != nil {
-		return nil, err
+	if sec["forward"] {
+		step("forward mode overhead")
+		fo, err := forwardOverhead(ctx, key, sz.fwdHandshakes, sz.fwdRoundTrips)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range fo {
+			s["fwd_"+k] = v
+		}
 	}
-	for k, v := range fo {
-		s["fwd_"+k] = v
-	}
-	if worker {
+	if sec["worker"] {
 		if err := workerRun(ctx, root, key, sz, s); err != nil {
 			return nil, err
 		}

@@ -6,9 +6,11 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -194,9 +196,11 @@ func handshakeRate(ctx context.Context, kind string, key *rsa.PrivateKey, n int)
 		return 0, 0, err
 	}
 	defer c.stop()
+	// One org per socket: the handshake alone (welcome included), without presence fan-out,
+	// which the fan-out figures measure.
 	toks, orgs := make([]string, n), make([]string, n)
 	for i := range toks {
-		orgs[i] = fmt.Sprintf("hs-%d", i%(n/10+1))
+		orgs[i] = fmt.Sprintf("hs-%d", i)
 		if kind != "bare" {
 			toks[i] = tokenFor(key, fmt.Sprintf("u%d", i), orgs[i], i)
 		}
@@ -236,6 +240,14 @@ func idleMemory(ctx context.Context, kind string, key *rsa.PrivateKey, n int) (m
 		return memResult{}, fmt.Errorf("%s: %d connections failed", kind, failed)
 	}
 	c.stats() // a first GC lets idle goroutine stacks shrink; the second reads the result
+	if dir := os.Getenv("BENCH_HEAP_PROFILE_DIR"); dir != "" {
+		if resp, err := http.Get(c.url + "/debug/heap"); err == nil {
+			f, _ := os.Create(filepath.Join(dir, kind+".heap"))
+			_, _ = io.Copy(f, resp.Body)
+			f.Close()
+			resp.Body.Close()
+		}
+	}
 	s1 := c.stats()
 	r1 := c.rssKiB()
 	fn := float64(n)

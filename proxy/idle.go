@@ -1,0 +1,86 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"syscall"
+)
+
+// Idle connections are the common case (thousands of sockets, a message now and then), so an
+// idle socket must cost little: no goroutine blocked deep inside the WebSocket reader (its stack
+// would stay at 4 KiB or more) and no read buffer beyond the one gorilla shares with us.
+//
+// The read goroutine therefore waits for readability in a shallow frame (waitReadable), so the
+// runtime can shrink its stack to the minimum while it is idle, and only then calls into gorilla.
+// To know whether gorilla has bytes buffered (then it must not wait), the proxy supplies the
+// bufio.Reader itself: gorilla's Upgrader, with ReadBufferSize 0, documents that it reads through
+// the buffer returned by Hijack, and hijackWriter returns ours. Pong frames, the one thing an idle
+// socket receives every ping period, are consumed here when complete in the buffer, so that
+// gorilla is not entered (it would then block, deep, waiting for the next data frame).
+
+// hijackWriter hands gorilla a bufio.Reader the proxy can inspect.
+type hijackWriter struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+var errEarlyData = errors.New("client sent data before the handshake completed")
+
+func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if brw.Reader.Buffered() > 0 {
+		conn.Close()
+		return nil, nil, errEarlyData
+	}
+	// Larger than 256 bytes, so that gorilla reuses it (see Upgrader.ReadBufferSize).
+	h.br = bufio.NewReaderSize(conn, readBufferSize)
+	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
+}
+
+// waitReadable blocks, in a shallow frame, until conn has input (or its read deadline passes).
+func waitReadable(rc syscall.RawConn) error {
+	waited := false
+	err := rc.Read(func(uintptr) bool {
+		if waited {
+			return true
+		}
+		waited = true
+		return false // not done: wait for readability, then be called again
+	})
+	return err
+}
+
+func rawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// pongFrameLen returns the length of a complete, masked, final pong frame at the start of
+// buffered input, or 0.
+func pongFrameLen(br *bufio.Reader) int {
+	if br.Buffered() < 2 {
+		return 0
+	}
+	b, _ := br.Peek(2)
+	const finPong, maskBit = 0x80 | 0xA, 0x80
+	if b[0] != finPong || b[1]&maskBit == 0 || b[1]&0x7f > 125 {
+		return 0
+	}
+	n := 2 + 4 + int(b[1]&0x7f)
+	if br.Buffered() < n {
+		return 0
+	}
+	return n
+}

@@ -1,0 +1,55 @@
+package proxy_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/qubital/office-router/proxy"
+)
+
+// TestKeepAlive: a client that answers pings stays connected across many pong-wait periods (its
+// pongs are consumed on the idle path), and a client that does not is dropped.
+func TestKeepAlive(t *testing.T) {
+	e := newEnv(t, proxy.Config{PingPeriod: 50 * time.Millisecond, WriteWait: 50 * time.Millisecond})
+	alive := e.dial("alive", "acme")
+	alive.next()
+	var pings atomic.Int32
+	alive.conn.SetPingHandler(func(data string) error {
+		pings.Add(1)
+		return alive.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	frames := make(chan []byte, 16)
+	go func() {
+		for {
+			_, data, err := alive.conn.ReadMessage()
+			if err != nil {
+				close(frames)
+				return
+			}
+			frames <- data
+		}
+	}()
+	// 10 pings span more than 3 pong-wait periods (2 × 50 ms + 50 ms).
+	waitFor(t, func() bool { return pings.Load() >= 10 }, "too few pings: %+v", e.p)
+	if err := alive.conn.WriteMessage(websocket.TextMessage, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case f, ok := <-frames:
+		if !ok || string(f) != "pong" {
+			t.Fatalf("after keep-alive: %q %v", f, ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pong")
+	}
+
+	silent := e.dial("silent", "acme") // never reads, so never answers a ping
+	_ = silent
+	waitFor(t, func() bool { return e.p.Stats().Connections == 1 }, "silent client not dropped: %+v", e.p)
+	alive.conn.Close()
+	for range frames {
+	}
+}

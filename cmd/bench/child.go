@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+
+	httppprof "net/http/pprof"
 	"sync"
 
 	"github.com/gorilla/websocket"
@@ -65,6 +67,7 @@ func runChild(kind, addr, upstream string) error {
 		runtime.GC()
 		_ = pprof.Lookup("heap").WriteTo(w, 0)
 	})
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile) // for profiling a figure by hand
 	mux.Handle("/", h)
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); os.Exit(0) }() // parent gone: exit
 	fmt.Println("ready")

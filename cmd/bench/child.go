@@ -74,6 +74,8 @@ func runChild(kind, addr, upstream string) error {
 	return serve.NewServer(mux, slog.New(slog.NewTextHandler(io.Discard, nil))).Serve(ln)
 }
 
+var bareWelcome = []byte(`{"type":"welcome"}`)
+
 var benchUpgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, CheckOrigin: func(*http.Request) bool { return true }}
 
 // bareRoom is gorilla's chat example reduced to one room: one reader and one writer goroutine
@@ -99,6 +101,7 @@ func (b *bareRoom) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	b.clients[c] = struct{}{}
 	b.mu.Unlock()
+	c.send <- bareWelcome // the membership signal, as the office-router welcome frame is
 	go func() {
 		for m := range c.send {
 			if c.conn.WriteMessage(websocket.TextMessage, m) != nil {

@@ -144,6 +144,16 @@ func openMany(ctx context.Context, base string, toks []string, orgs []string, co
 					mu.Unlock()
 					continue
 				}
+				// Count the handshake once the welcome frame (both servers send one) arrived.
+				_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+				if _, _, err := c.ReadMessage(); err != nil {
+					c.Close()
+					mu.Lock()
+					failed++
+					mu.Unlock()
+					continue
+				}
+				_ = c.SetReadDeadline(time.Time{})
 				lat[i] = time.Since(t0)
 				conns[i] = c
 				// Drain what the server sends (welcome, presence) so nobody is a slow consumer.

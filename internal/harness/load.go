@@ -183,6 +183,16 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 					res.Errors[fmt.Sprintf("%d %s", r.Status, r.Reason)]++
 					mu.Unlock()
 				default:
+					// The welcome frame means the router has made the socket a member of its org.
+					_ = r.Conn.SetReadDeadline(time.Now().Add(cfg.Timeout))
+					if w, err := ReadJSON(r.Conn, cfg.Timeout); err != nil || w["type"] != "welcome" {
+						mu.Lock()
+						res.Errors["no welcome frame"]++
+						mu.Unlock()
+						r.Conn.Close()
+						continue
+					}
+					_ = r.Conn.SetReadDeadline(time.Time{})
 					lat[i] = time.Since(t0)
 					org, _ := strconv.Atoi(toks[i].org[strings.LastIndexByte(toks[i].org, 'o')+1:])
 					conns[i] = &loadConn{conn: r.Conn, org: org}

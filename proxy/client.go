@@ -32,6 +32,8 @@ type client struct {
 	writing bool
 	closed  bool // no more messages accepted
 	aborted bool // queue dropped: the writer stops after its current write
+
+	writeDeadline time.Time // the socket's write deadline; only the (single) writer touches it
 }
 
 type outgoing struct {
@@ -83,7 +85,7 @@ func (c *client) enqueue(data []byte) bool {
 	}
 	c.push(outgoing{data: data})
 	c.mu.Unlock()
-	c.p.m.messages.WithLabelValues("out").Inc()
+	c.p.m.out.Inc()
 	return true
 }
 
@@ -169,7 +171,13 @@ func (c *client) writeLoop() {
 			if aborted {
 				return
 			}
-			deadline := time.Now().Add(c.p.cfg.WriteWait)
+			// One deadline per WriteWait/2 rather than per message: setting it re-arms a
+			// runtime timer, a cost a broadcast pays once per recipient and message.
+			if now := time.Now(); c.writeDeadline.Sub(now) < c.p.cfg.WriteWait/2 {
+				c.writeDeadline = now.Add(c.p.cfg.WriteWait)
+				_ = c.conn.SetWriteDeadline(c.writeDeadline)
+			}
+			deadline := c.writeDeadline
 			var err error
 			switch {
 			case m.ping:
@@ -179,7 +187,6 @@ func (c *client) writeLoop() {
 				// Give the peer a moment to answer the close, then the read loop ends.
 				_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
 			default:
-				_ = c.conn.SetWriteDeadline(deadline)
 				err = c.conn.WriteMessage(websocket.TextMessage, m.data)
 			}
 			if err != nil {
@@ -234,7 +241,7 @@ func (c *client) readLoop() {
 		if err != nil {
 			return
 		}
-		c.p.m.messages.WithLabelValues("in").Inc()
+		c.p.m.in.Inc()
 		if c.isClosed() {
 			continue // draining until the peer answers our close
 		}

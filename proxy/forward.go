@@ -67,7 +67,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Iden
 		up.Close()
 		return
 	}
-	p.m.handshakes.WithLabelValues("accepted", "ok").Inc()
+	p.m.accepted.Inc()
 	p.m.latency.Observe(time.Since(start).Seconds())
 	rl := &relay{client: cl, upstream: up}
 	p.mu.Lock()
@@ -115,7 +115,7 @@ func (p *Proxy) pipe(src, dst *websocket.Conn, rl *relay) {
 			_ = dst.SetReadDeadline(time.Now().Add(closeGrace))
 			return
 		}
-		p.m.messages.WithLabelValues("relayed").Inc()
+		p.m.relayed.Inc()
 		_ = dst.SetWriteDeadline(time.Now().Add(p.cfg.WriteWait))
 		if err := dst.WriteMessage(mt, data); err != nil {
 			rl.kill()

@@ -230,7 +230,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 		p.wg.Done() // added by reserve
 		return
 	}
-	p.m.handshakes.WithLabelValues("accepted", "ok").Inc()
+	p.m.accepted.Inc()
 	p.m.latency.Observe(time.Since(start).Seconds())
 	c.attach(conn, hw.br)
 	go func() {

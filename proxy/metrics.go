@@ -12,6 +12,10 @@ type metrics struct {
 	messages   *prometheus.CounterVec
 	slow       prometheus.Counter
 	latency    prometheus.Histogram
+
+	// Hot-path series, resolved once (WithLabelValues hashes its labels on every call).
+	in, out, relayed prometheus.Counter
+	accepted         prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -34,6 +38,8 @@ func newMetrics() *metrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
 		}),
 	}
+	m.in, m.out, m.relayed = m.messages.WithLabelValues("in"), m.messages.WithLabelValues("out"), m.messages.WithLabelValues("relayed")
+	m.accepted = m.handshakes.WithLabelValues("accepted", "ok")
 	m.reg.MustRegister(m.conns, m.handshakes, m.messages, m.slow, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -78,7 +78,7 @@ func (s *Server) handleDevSession(w http.ResponseWriter, r *http.Request) error 
 	if req.Role == "" {
 		req.Role = DefaultRole
 	}
-	if !verifier.IsValidID(req.UserID) || !verifier.IsValidID(req.OrgID) || !validRole(req.Role) {
+	if !verifier.IsValidID(req.UserID) || !verifier.IsValidID(req.OrgID) || !verifier.IsValidRole(req.Role) {
 		return fmt.Errorf("%w: userId and orgId must be 1-128 of [A-Za-z0-9_-], role 1-64 of [a-z0-9_-]", ErrBadRequest)
 	}
 	tok, err := s.dev.accessToken(Identity(req))

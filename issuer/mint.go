@@ -79,7 +79,7 @@ func (m *Minter) PublicKey() *rsa.PublicKey { return &m.key.PublicKey }
 
 // MintHandshake signs a 60-second handshake token for id.
 func (m *Minter) MintHandshake(id Identity) (Token, error) {
-	if !verifier.IsValidID(id.UserID) || !verifier.IsValidID(id.OrgID) || !validRole(id.Role) {
+	if !verifier.IsValidID(id.UserID) || !verifier.IsValidID(id.OrgID) || !verifier.IsValidRole(id.Role) {
 		return Token{}, ErrInvalidIdentity
 	}
 	return m.sign(HandshakeTTL, jwt.MapClaims{"sub": id.UserID, "userId": id.UserID, "orgId": id.OrgID, "role": id.Role})
@@ -114,18 +114,6 @@ func newJTI() string {
 	return hex.EncodeToString(b[:])
 }
 
-func validRole(r string) bool {
-	if len(r) == 0 || len(r) > 64 {
-		return false
-	}
-	for i := 0; i < len(r); i++ {
-		c := r[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 // RealtimeMinter signs Supabase Realtime tokens (HS256).
 type RealtimeMinter struct {

@@ -404,5 +404,9 @@ func isRole(s string) bool {
 	return true
 }
 
-// IsValidID reports whether s is a valid userId/orgId (used by routers for path segments).
+// IsValidID reports whether s is a valid userId/orgId/sub/jti (routers check path segments
+// with it; the issuer checks identities before minting).
 func IsValidID(s string) bool { return isID(s) }
+
+// IsValidRole reports whether s is a valid role claim.
+func IsValidRole(s string) bool { return isRole(s) }

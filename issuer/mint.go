@@ -114,7 +114,6 @@ func newJTI() string {
 	return hex.EncodeToString(b[:])
 }
 
-
 // RealtimeMinter signs Supabase Realtime tokens (HS256).
 type RealtimeMinter struct {
 	secret []byte

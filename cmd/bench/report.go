@@ -149,6 +149,7 @@ func (r *report) markdown(chart string, args []string) []byte {
 	w("## Fan-out latency vs load\n\n![fan-out delivery latency percentiles vs offered load](%s)\n\n", chart)
 	w("Made by the suite itself: p50 and p99 delivery latency at each paced load, for the Go proxy (%d clients) and\n", sz.fanClients)
 	w("the Worker under wrangler dev (%d clients).\n\n", sz.workerClients)
+	w("%s", readingTheFigures)
 	w("## How it is measured\n\n")
 	w("- Servers run in child processes of `cmd/bench` (`-child proxy|bare|echo|forward`), fresh for each figure, so\n")
 	w("  RSS and goroutines are the server's alone (RSS from `/proc/<pid>/status` after a forced GC and\n")
@@ -220,3 +221,5 @@ func (r *report) chart() []byte {
 	b.WriteString("</svg>\n")
 	return b.Bytes()
 }
+
+const readingTheFigures = "## Reading the figures\n\n- The proxy starts a connection's writer goroutine only while its queue holds something. That is what makes an\n  idle socket one goroutine and under 6 KiB; a burst pays for it in goroutine starts, which is the gap to the\n  bare server's fan-out (it keeps a writer goroutine per socket, and 27 KiB).\n- Handshakes are bounded by RSA verification: crypto/rsa rebuilds the Montgomery modulus on every\n  `VerifyPKCS1v15` call (about half its cost), and the public API offers no way to keep it.\n- Paced latency hardly moves from the lowest to the highest load: it is the time to fan one broadcast out to\n  every socket of the org on two cores shared with the clients, for either server.\n\n"

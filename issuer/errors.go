@@ -8,37 +8,33 @@ import (
 // Caller-facing errors. Each maps to one HTTP status and one JSON reason code in errorStatus;
 // the table is in docs/reason-codes.md.
 var (
-	ErrMissingToken        = errors.New("missing_token")
-	ErrInvalidToken        = errors.New("invalid_token")
-	ErrTokenExpired        = errors.New("token_expired")
-	ErrNoOrganization      = errors.New("no_organization")
-	ErrIdPUnavailable      = errors.New("identity_provider_unavailable")
-	ErrRealtimeDisabled    = errors.New("realtime_not_configured")
-	ErrBadRequest          = errors.New("bad_request")
-	ErrBodyTooLarge        = errors.New("body_too_large")
-	ErrNotFound            = errors.New("not_found")
-	ErrMethodNotAllowed    = errors.New("method_not_allowed")
-	ErrOriginNotAllowed    = errors.New("origin_not_allowed")
-	ErrUnsupportedMedia    = errors.New("unsupported_media_type")
-	errInternal            = errors.New("internal")
-	errUpstreamUnavailable = errors.New("upstream_unavailable")
+	ErrMissingToken     = errors.New("missing_token")
+	ErrInvalidToken     = errors.New("invalid_token")
+	ErrTokenExpired     = errors.New("token_expired")
+	ErrNoOrganization   = errors.New("no_organization")
+	ErrIdPUnavailable   = errors.New("identity_provider_unavailable")
+	ErrRealtimeDisabled = errors.New("realtime_not_configured")
+	ErrBadRequest       = errors.New("bad_request")
+	ErrBodyTooLarge     = errors.New("body_too_large")
+	ErrNotFound         = errors.New("not_found")
+	ErrMethodNotAllowed = errors.New("method_not_allowed")
+	ErrOriginNotAllowed = errors.New("origin_not_allowed")
+	errInternal         = errors.New("internal")
 )
 
 var statusOf = map[error]int{
-	ErrMissingToken:        http.StatusUnauthorized,
-	ErrInvalidToken:        http.StatusUnauthorized,
-	ErrTokenExpired:        http.StatusUnauthorized,
-	ErrNoOrganization:      http.StatusForbidden,
-	ErrInvalidIdentity:     http.StatusForbidden,
-	ErrIdPUnavailable:      http.StatusServiceUnavailable,
-	ErrRealtimeDisabled:    http.StatusServiceUnavailable,
-	ErrBadRequest:          http.StatusBadRequest,
-	ErrBodyTooLarge:        http.StatusRequestEntityTooLarge,
-	ErrNotFound:            http.StatusNotFound,
-	ErrMethodNotAllowed:    http.StatusMethodNotAllowed,
-	ErrOriginNotAllowed:    http.StatusForbidden,
-	ErrUnsupportedMedia:    http.StatusUnsupportedMediaType,
-	errUpstreamUnavailable: http.StatusBadGateway,
+	ErrMissingToken:     http.StatusUnauthorized,
+	ErrInvalidToken:     http.StatusUnauthorized,
+	ErrTokenExpired:     http.StatusUnauthorized,
+	ErrNoOrganization:   http.StatusForbidden,
+	ErrInvalidIdentity:  http.StatusForbidden,
+	ErrIdPUnavailable:   http.StatusServiceUnavailable,
+	ErrRealtimeDisabled: http.StatusServiceUnavailable,
+	ErrBadRequest:       http.StatusBadRequest,
+	ErrBodyTooLarge:     http.StatusRequestEntityTooLarge,
+	ErrNotFound:         http.StatusNotFound,
+	ErrMethodNotAllowed: http.StatusMethodNotAllowed,
+	ErrOriginNotAllowed: http.StatusForbidden,
 }
 
 // errorStatus is the one place that maps an error to its HTTP status and reason code.

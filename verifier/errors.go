@@ -46,7 +46,6 @@ var (
 	// Router-level reasons (not about the token itself).
 	ErrOriginNotAllowed = reason("origin_not_allowed", http.StatusForbidden)
 	ErrOrgMismatch      = reason("org_mismatch", http.StatusForbidden)
-	ErrBadSubprotocol   = reason("bad_subprotocol", http.StatusBadRequest)
 )
 
 // Reasons lists every token reason code, in rule order.

@@ -249,7 +249,7 @@ type times struct{ exp, iat int64 }
 func (v *Verifier) timeAndAudience(p *object) (times, error) {
 	now := v.now().Unix()
 	leeway := int64(v.cfg.Leeway / time.Second)
-	exp, err := numericDate(p, "exp", true)
+	exp, err := numericDate(p, "exp")
 	if err != nil {
 		return times{}, err
 	}
@@ -257,7 +257,7 @@ func (v *Verifier) timeAndAudience(p *object) (times, error) {
 		return times{}, ErrExpired
 	}
 	if _, ok := p.present("nbf"); ok {
-		nbf, err := numericDate(p, "nbf", true)
+		nbf, err := numericDate(p, "nbf")
 		if err != nil {
 			return times{}, err
 		}
@@ -265,7 +265,7 @@ func (v *Verifier) timeAndAudience(p *object) (times, error) {
 			return times{}, ErrNotYetValid
 		}
 	}
-	iat, err := numericDate(p, "iat", true)
+	iat, err := numericDate(p, "iat")
 	if err != nil {
 		return times{}, err
 	}
@@ -289,13 +289,11 @@ const maxSafeInt = 1<<53 - 1
 
 // numericDate reads an integer NumericDate: plain digits, no fraction or exponent, within
 // JavaScript's safe-integer range so both implementations read the same number.
-func numericDate(p *object, name string, required bool) (int64, error) {
+// A missing claim is missing_claim; callers check optional claims (nbf) for presence first.
+func numericDate(p *object, name string) (int64, error) {
 	m, ok := p.present(name)
 	if !ok {
-		if required {
-			return 0, fmt.Errorf("%w: %s", ErrMissingClaim, name)
-		}
-		return 0, nil
+		return 0, fmt.Errorf("%w: %s", ErrMissingClaim, name)
 	}
 	if m.k != kindNumber {
 		return 0, fmt.Errorf("%w: %s", ErrInvalidClaim, name)

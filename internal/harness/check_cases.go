@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -144,7 +145,7 @@ func (c *checker) post(ctx context.Context, org, token, body string) (string, er
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	var m map[string]any
-	_ = jsonUnmarshal(raw, &m)
+	_ = json.Unmarshal(raw, &m)
 	if resp.StatusCode == 200 {
 		return fmt.Sprintf("200 delivered=%v", m["delivered"]), nil
 	}

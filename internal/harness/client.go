@@ -201,5 +201,3 @@ func ReadJSON(conn *websocket.Conn, timeout time.Duration) (map[string]any, erro
 	}
 	return m, nil
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -49,9 +49,20 @@ export interface BackoffOptions {
     /** Fraction of each delay that is randomised ("equal jitter"). Default 0.5. */
     jitter?: number;
 }
+/**
+ * What requestAccess may resolve to: the issuer's JSON body, or the fetch Response itself (the
+ * client then checks `ok` and reads the body). Anything else is refused, never used as a URL.
+ */
+export type AccessResult = Access | Response | {
+    error?: string;
+};
 export interface ConnectOptions {
-    /** Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s). */
-    requestAccess: () => Promise<Access>;
+    /**
+     * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s).
+     * A refusal (non-OK response, `{error}` body, missing `token`/`url`) becomes
+     * `onRejected("request_access:<error>")`; a thrown error (network) is retried.
+     */
+    requestAccess: () => Promise<AccessResult>;
     onWelcome?: (w: Welcome) => void;
     onPresence?: (p: PresenceEvent) => void;
     onMessage?: (m: ChatMessage) => void;
@@ -68,6 +79,13 @@ export interface ConnectOptions {
     /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
     preflight?: boolean;
     backoff?: BackoffOptions;
+    /** Gives up on an attempt whose socket is not open after this long (then retries). Default 10 s; 0 = never. */
+    connectTimeoutMs?: number;
+    /**
+     * Messages kept while (re)connecting and sent once open, oldest first. Default 32; 0 = off
+     * (sending while not open throws). Messages sent with `{ volatile: true }` are never kept.
+     */
+    sendBufferSize?: number;
     /** Injection points for tests and non-browser runtimes. */
     WebSocket?: typeof WebSocket;
     fetch?: typeof fetch;
@@ -75,15 +93,31 @@ export interface ConnectOptions {
     setTimeout?: (fn: () => void, ms: number) => unknown;
     clearTimeout?: (id: unknown) => void;
 }
+export interface SendOptions {
+    /** Drop the message instead of buffering it while the socket is not open (cursor moves, typing). */
+    volatile?: boolean;
+}
 export interface Connection {
     readonly status: Status;
-    broadcast(data: unknown): void;
-    direct(userId: string, data: unknown): void;
+    /**
+     * Sends now when open; otherwise buffers it (see sendBufferSize) and returns false when a
+     * volatile message was dropped. Throws after close() or when the buffer is full.
+     */
+    broadcast(data: unknown, o?: SendOptions): boolean;
+    direct(userId: string, data: unknown, o?: SendOptions): boolean;
     /** Closes for good (no reconnect). */
     close(): void;
 }
 /** Handshake reasons a fresh token will not fix: configuration or identity problems. */
 export declare const TERMINAL_REASONS: Set<string>;
+/**
+ * Issuer refusals (docs/reason-codes.md) that a retry cannot fix: the caller's session or
+ * configuration is wrong. Others (token_expired, identity_provider_unavailable, rate_limited,
+ * internal) are retried with backoff; requestAccess can refresh the session meanwhile.
+ */
+export declare const TERMINAL_ACCESS_REASONS: Set<string>;
+/** Checks what requestAccess returned; throws AccessRefused for anything that is not a usable Access. */
+export declare function validateAccess(result: AccessResult): Promise<Access>;
 /** Delay before attempt n (0-based): exponential, capped, with equal jitter. */
 export declare function backoffDelay(n: number, o?: BackoffOptions, random?: () => number): number;
 /** The pre-flight URL of a socket URL: same path, http(s). */

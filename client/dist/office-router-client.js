@@ -9,6 +9,43 @@ export const TERMINAL_REASONS = new Set([
     "missing_claim", "invalid_claim", "claim_mismatch", "alg_not_allowed", "malformed", "token_too_large",
     "not_found",
 ]);
+/**
+ * Issuer refusals (docs/reason-codes.md) that a retry cannot fix: the caller's session or
+ * configuration is wrong. Others (token_expired, identity_provider_unavailable, rate_limited,
+ * internal) are retried with backoff; requestAccess can refresh the session meanwhile.
+ */
+export const TERMINAL_ACCESS_REASONS = new Set([
+    "missing_token", "invalid_token", "no_organization", "invalid_identity", "origin_not_allowed",
+    "bad_request", "not_found", "method_not_allowed", "invalid_response",
+]);
+/** A refused requestAccess, as the reason reported to onRejected ("request_access:<error>"). */
+class AccessRefused extends Error {
+    constructor(code) {
+        super(`request_access:${code}`);
+        this.code = code;
+    }
+}
+const isResponse = (v) => typeof v === "object" && v !== null && typeof v.ok === "boolean" && typeof v.json === "function";
+/** Checks what requestAccess returned; throws AccessRefused for anything that is not a usable Access. */
+export async function validateAccess(result) {
+    let body = result;
+    if (isResponse(result)) {
+        body = await result.json().catch(() => undefined);
+        if (!result.ok) {
+            const err = body?.error;
+            throw new AccessRefused(typeof err === "string" && /^[a-z_]{1,64}$/.test(err) ? err : `http_${result.status}`);
+        }
+    }
+    if (typeof body !== "object" || body === null)
+        throw new AccessRefused("invalid_response");
+    const b = body;
+    if (typeof b.error === "string")
+        throw new AccessRefused(/^[a-z_]{1,64}$/.test(b.error) ? b.error : "invalid_response");
+    if (typeof b.token !== "string" || b.token === "" || typeof b.url !== "string" || !/^wss?:\/\/[^/]/.test(b.url)) {
+        throw new AccessRefused("invalid_response");
+    }
+    return { token: b.token, url: b.url, expiresAt: typeof b.expiresAt === "number" ? b.expiresAt : 0 };
+}
 /** Delay before attempt n (0-based): exponential, capped, with equal jitter. */
 export function backoffDelay(n, o = {}, random = Math.random) {
     const initial = o.initialMs ?? 500;
@@ -33,6 +70,10 @@ export function connect(opts) {
     let attempt = 0;
     let stopped = false;
     let timer;
+    let connectTimer;
+    const connectTimeoutMs = opts.connectTimeoutMs ?? 10000;
+    const bufferSize = opts.sendBufferSize ?? 32;
+    const pending = [];
     const setStatus = (s, detail = {}) => {
         status = s;
         opts.onStatus?.(s, { ...detail, attempt });
@@ -47,6 +88,7 @@ export function connect(opts) {
     };
     const stop = (detail) => {
         stopped = true;
+        pending.length = 0;
         setStatus("closed", detail);
     };
     const why = async (access) => {
@@ -66,23 +108,39 @@ export function connect(opts) {
     const open = async () => {
         if (stopped)
             return;
+        setStatus("connecting");
         let access;
         try {
-            access = await opts.requestAccess();
+            access = await validateAccess(await opts.requestAccess());
         }
         catch (e) {
-            retry({ reason: "request_access_failed" });
-            return;
+            if (stopped)
+                return;
+            if (!(e instanceof AccessRefused))
+                return retry({ reason: "request_access_failed" });
+            opts.onRejected?.(e.message);
+            if (TERMINAL_ACCESS_REASONS.has(e.code))
+                return stop({ reason: e.message });
+            return retry({ reason: e.message });
         }
         if (stopped)
             return;
         let opened = false;
         const sock = new WS(access.url, [SUBPROTOCOL, `bearer.${access.token}`]);
         ws = sock;
+        if (connectTimeoutMs > 0) {
+            connectTimer = later(() => {
+                if (ws === sock && !opened)
+                    sock.close(); // a socket stuck in CONNECTING; onclose retries
+            }, connectTimeoutMs);
+        }
         sock.onopen = () => {
+            cancel(connectTimer);
             opened = true;
             attempt = 0;
             setStatus("open");
+            while (pending.length > 0 && ws === sock)
+                sock.send(pending.shift());
         };
         sock.onmessage = (ev) => {
             if (typeof ev.data !== "string" || ev.data === "pong")
@@ -113,6 +171,7 @@ export function connect(opts) {
             }
         };
         sock.onclose = async (ev) => {
+            cancel(connectTimer);
             if (ws !== sock || stopped)
                 return;
             ws = undefined;
@@ -131,20 +190,31 @@ export function connect(opts) {
         };
     };
     void open();
-    const send = (msg) => {
-        if (!ws || ws.readyState !== WS.OPEN)
+    const send = (msg, o = {}) => {
+        if (ws && ws.readyState === WS.OPEN) {
+            ws.send(JSON.stringify(msg));
+            return true;
+        }
+        if (stopped || bufferSize === 0)
             throw new Error("office-router: not connected");
-        ws.send(JSON.stringify(msg));
+        if (o.volatile)
+            return false;
+        if (pending.length >= bufferSize)
+            throw new Error("office-router: send buffer full");
+        pending.push(JSON.stringify(msg));
+        return true;
     };
     return {
         get status() {
             return status;
         },
-        broadcast: (data) => send({ type: "broadcast", data }),
-        direct: (userId, data) => send({ type: "direct", to: userId, data }),
+        broadcast: (data, o) => send({ type: "broadcast", data }, o),
+        direct: (userId, data, o) => send({ type: "direct", to: userId, data }, o),
         close: () => {
             stopped = true;
+            pending.length = 0;
             cancel(timer);
+            cancel(connectTimer);
             const s = ws;
             ws = undefined;
             s?.close(1000, "client closed");

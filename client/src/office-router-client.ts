@@ -62,9 +62,19 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
+/**
+ * What requestAccess may resolve to: the issuer's JSON body, or the fetch Response itself (the
+ * client then checks `ok` and reads the body). Anything else is refused, never used as a URL.
+ */
+export type AccessResult = Access | Response | { error?: string };
+
 export interface ConnectOptions {
-  /** Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s). */
-  requestAccess: () => Promise<Access>;
+  /**
+   * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s).
+   * A refusal (non-OK response, `{error}` body, missing `token`/`url`) becomes
+   * `onRejected("request_access:<error>")`; a thrown error (network) is retried.
+   */
+  requestAccess: () => Promise<AccessResult>;
   onWelcome?: (w: Welcome) => void;
   onPresence?: (p: PresenceEvent) => void;
   onMessage?: (m: ChatMessage) => void;
@@ -76,6 +86,13 @@ export interface ConnectOptions {
   /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
   preflight?: boolean;
   backoff?: BackoffOptions;
+  /** Gives up on an attempt whose socket is not open after this long (then retries). Default 10 s; 0 = never. */
+  connectTimeoutMs?: number;
+  /**
+   * Messages kept while (re)connecting and sent once open, oldest first. Default 32; 0 = off
+   * (sending while not open throws). Messages sent with `{ volatile: true }` are never kept.
+   */
+  sendBufferSize?: number;
   /** Injection points for tests and non-browser runtimes. */
   WebSocket?: typeof WebSocket;
   fetch?: typeof fetch;
@@ -84,10 +101,19 @@ export interface ConnectOptions {
   clearTimeout?: (id: unknown) => void;
 }
 
+export interface SendOptions {
+  /** Drop the message instead of buffering it while the socket is not open (cursor moves, typing). */
+  volatile?: boolean;
+}
+
 export interface Connection {
   readonly status: Status;
-  broadcast(data: unknown): void;
-  direct(userId: string, data: unknown): void;
+  /**
+   * Sends now when open; otherwise buffers it (see sendBufferSize) and returns false when a
+   * volatile message was dropped. Throws after close() or when the buffer is full.
+   */
+  broadcast(data: unknown, o?: SendOptions): boolean;
+  direct(userId: string, data: unknown, o?: SendOptions): boolean;
   /** Closes for good (no reconnect). */
   close(): void;
 }
@@ -101,6 +127,45 @@ export const TERMINAL_REASONS = new Set([
   "missing_claim", "invalid_claim", "claim_mismatch", "alg_not_allowed", "malformed", "token_too_large",
   "not_found",
 ]);
+
+/**
+ * Issuer refusals (docs/reason-codes.md) that a retry cannot fix: the caller's session or
+ * configuration is wrong. Others (token_expired, identity_provider_unavailable, rate_limited,
+ * internal) are retried with backoff; requestAccess can refresh the session meanwhile.
+ */
+export const TERMINAL_ACCESS_REASONS = new Set([
+  "missing_token", "invalid_token", "no_organization", "invalid_identity", "origin_not_allowed",
+  "bad_request", "not_found", "method_not_allowed", "invalid_response",
+]);
+
+/** A refused requestAccess, as the reason reported to onRejected ("request_access:<error>"). */
+class AccessRefused extends Error {
+  constructor(readonly code: string) {
+    super(`request_access:${code}`);
+  }
+}
+
+const isResponse = (v: unknown): v is Response =>
+  typeof v === "object" && v !== null && typeof (v as Response).ok === "boolean" && typeof (v as Response).json === "function";
+
+/** Checks what requestAccess returned; throws AccessRefused for anything that is not a usable Access. */
+export async function validateAccess(result: AccessResult): Promise<Access> {
+  let body: unknown = result;
+  if (isResponse(result)) {
+    body = await result.json().catch(() => undefined);
+    if (!result.ok) {
+      const err = (body as { error?: unknown } | undefined)?.error;
+      throw new AccessRefused(typeof err === "string" && /^[a-z_]{1,64}$/.test(err) ? err : `http_${result.status}`);
+    }
+  }
+  if (typeof body !== "object" || body === null) throw new AccessRefused("invalid_response");
+  const b = body as { token?: unknown; url?: unknown; expiresAt?: unknown; error?: unknown };
+  if (typeof b.error === "string") throw new AccessRefused(/^[a-z_]{1,64}$/.test(b.error) ? b.error : "invalid_response");
+  if (typeof b.token !== "string" || b.token === "" || typeof b.url !== "string" || !/^wss?:\/\/[^/]/.test(b.url)) {
+    throw new AccessRefused("invalid_response");
+  }
+  return { token: b.token, url: b.url, expiresAt: typeof b.expiresAt === "number" ? b.expiresAt : 0 };
+}
 
 /** Delay before attempt n (0-based): exponential, capped, with equal jitter. */
 export function backoffDelay(n: number, o: BackoffOptions = {}, random: () => number = Math.random): number {
@@ -128,6 +193,10 @@ export function connect(opts: ConnectOptions): Connection {
   let attempt = 0;
   let stopped = false;
   let timer: unknown;
+  let connectTimer: unknown;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+  const bufferSize = opts.sendBufferSize ?? 32;
+  const pending: string[] = [];
 
   const setStatus = (s: Status, detail: { code?: number; reason?: string; retryInMs?: number } = {}) => {
     status = s;
@@ -144,6 +213,7 @@ export function connect(opts: ConnectOptions): Connection {
 
   const stop = (detail: { code?: number; reason?: string }) => {
     stopped = true;
+    pending.length = 0;
     setStatus("closed", detail);
   };
 
@@ -161,21 +231,32 @@ export function connect(opts: ConnectOptions): Connection {
 
   const open = async (): Promise<void> => {
     if (stopped) return;
+    setStatus("connecting");
     let access: Access;
     try {
-      access = await opts.requestAccess();
+      access = await validateAccess(await opts.requestAccess());
     } catch (e) {
-      retry({ reason: "request_access_failed" });
-      return;
+      if (stopped) return;
+      if (!(e instanceof AccessRefused)) return retry({ reason: "request_access_failed" });
+      opts.onRejected?.(e.message);
+      if (TERMINAL_ACCESS_REASONS.has(e.code)) return stop({ reason: e.message });
+      return retry({ reason: e.message });
     }
     if (stopped) return;
     let opened = false;
     const sock = new WS(access.url, [SUBPROTOCOL, `bearer.${access.token}`]);
     ws = sock;
+    if (connectTimeoutMs > 0) {
+      connectTimer = later(() => {
+        if (ws === sock && !opened) sock.close(); // a socket stuck in CONNECTING; onclose retries
+      }, connectTimeoutMs);
+    }
     sock.onopen = () => {
+      cancel(connectTimer);
       opened = true;
       attempt = 0;
       setStatus("open");
+      while (pending.length > 0 && ws === sock) sock.send(pending.shift()!);
     };
     sock.onmessage = (ev: MessageEvent) => {
       if (typeof ev.data !== "string" || ev.data === "pong") return;
@@ -194,6 +275,7 @@ export function connect(opts: ConnectOptions): Connection {
       }
     };
     sock.onclose = async (ev: CloseEvent) => {
+      cancel(connectTimer);
       if (ws !== sock || stopped) return;
       ws = undefined;
       if (!opened) {
@@ -210,20 +292,29 @@ export function connect(opts: ConnectOptions): Connection {
 
   void open();
 
-  const send = (msg: unknown) => {
-    if (!ws || ws.readyState !== WS.OPEN) throw new Error("office-router: not connected");
-    ws.send(JSON.stringify(msg));
+  const send = (msg: unknown, o: SendOptions = {}): boolean => {
+    if (ws && ws.readyState === WS.OPEN) {
+      ws.send(JSON.stringify(msg));
+      return true;
+    }
+    if (stopped || bufferSize === 0) throw new Error("office-router: not connected");
+    if (o.volatile) return false;
+    if (pending.length >= bufferSize) throw new Error("office-router: send buffer full");
+    pending.push(JSON.stringify(msg));
+    return true;
   };
 
   return {
     get status() {
       return status;
     },
-    broadcast: (data) => send({ type: "broadcast", data }),
-    direct: (userId, data) => send({ type: "direct", to: userId, data }),
+    broadcast: (data, o) => send({ type: "broadcast", data }, o),
+    direct: (userId, data, o) => send({ type: "direct", to: userId, data }, o),
     close: () => {
       stopped = true;
+      pending.length = 0;
       cancel(timer);
+      cancel(connectTimer);
       const s = ws;
       ws = undefined;
       s?.close(1000, "client closed");

@@ -1,7 +1,7 @@
 // Unit tests of the client's state machine with a fake WebSocket and a manual clock.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { backoffDelay, connect, preflightURL, type Access, type Status } from "../src/office-router-client.js";
+import { backoffDelay, connect, preflightURL, type Access, type ConnectOptions, type Status } from "../src/office-router-client.js";
 
 class FakeSocket {
   static OPEN = 1;
@@ -35,7 +35,7 @@ class FakeSocket {
   }
 }
 
-function harness(preflightReason?: string) {
+function harness(preflightReason?: string, extra: Partial<ConnectOptions> = {}) {
   FakeSocket.instances = [];
   const timers: { fn: () => void; ms: number }[] = [];
   const statuses: { s: Status; retryInMs?: number; reason?: string; code?: number }[] = [];
@@ -58,6 +58,8 @@ function harness(preflightReason?: string) {
     clearTimeout: () => {},
     onStatus: (s, d) => statuses.push({ s, ...d }),
     onRejected: (r) => rejected.push(r),
+    connectTimeoutMs: 0,
+    ...extra,
   });
   const flush = () => new Promise((r) => setImmediate(r));
   return { conn, timers, statuses, requested, rejected, flush };
@@ -164,4 +166,95 @@ test("backoff grows exponentially with jitter and a cap, and resets after a succ
 test("pre-flight URL keeps the path and switches the scheme", () => {
   assert.equal(preflightURL("wss://r.example/orgs/a/ws"), "https://r.example/orgs/a/ws");
   assert.equal(preflightURL("ws://127.0.0.1:8787/orgs/a/ws"), "http://127.0.0.1:8787/orgs/a/ws");
+});
+
+test("a refused or malformed requestAccess never opens a socket and reaches onRejected", async () => {
+  const res = (status: number, body: unknown) =>
+    ({ ok: status >= 200 && status < 300, status, json: async () => body }) as unknown as Response;
+  const cases: { name: string; result: unknown; reason: string; want: Status }[] = [
+    { name: "the README's old snippet: r.json() of a 401", result: { error: "invalid_token" }, reason: "request_access:invalid_token", want: "closed" },
+    { name: "a 401 Response", result: res(401, { error: "missing_token" }), reason: "request_access:missing_token", want: "closed" },
+    { name: "a 403 Response", result: res(403, { error: "no_organization" }), reason: "request_access:no_organization", want: "closed" },
+    { name: "a 503 Response is retried", result: res(503, { error: "identity_provider_unavailable" }), reason: "request_access:identity_provider_unavailable", want: "reconnecting" },
+    { name: "an expired session is retried", result: res(401, { error: "token_expired" }), reason: "request_access:token_expired", want: "reconnecting" },
+    { name: "a non-JSON 502 is retried", result: { ok: false, status: 502, json: async () => { throw new SyntaxError("html"); } }, reason: "request_access:http_502", want: "reconnecting" },
+    { name: "no token", result: { url: "wss://r/orgs/a/ws", expiresAt: 1 }, reason: "request_access:invalid_response", want: "closed" },
+    { name: "no url", result: { token: "t", expiresAt: 1 }, reason: "request_access:invalid_response", want: "closed" },
+    { name: "an http url", result: { token: "t", url: "https://r/orgs/a/ws" }, reason: "request_access:invalid_response", want: "closed" },
+    { name: "undefined", result: undefined, reason: "request_access:invalid_response", want: "closed" },
+    { name: "a 200 Response without a token", result: res(200, { url: "wss://r/orgs/a/ws" }), reason: "request_access:invalid_response", want: "closed" },
+  ];
+  for (const c of cases) {
+    FakeSocket.instances = [];
+    const rejected: string[] = [];
+    const timers: unknown[] = [];
+    const conn = connect({
+      requestAccess: async () => c.result as Access,
+      WebSocket: FakeSocket as unknown as typeof WebSocket,
+      setTimeout: (fn, ms) => timers.push({ fn, ms }),
+      clearTimeout: () => {},
+      onRejected: (r) => rejected.push(r),
+    });
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(FakeSocket.instances.length, 0, `${c.name}: no socket`);
+    assert.deepEqual(rejected, [c.reason], c.name);
+    assert.equal(conn.status, c.want, c.name);
+    assert.equal(timers.length, c.want === "closed" ? 0 : 1, `${c.name}: retry timer`);
+    if (c.want === "closed") assert.throws(() => conn.broadcast(1), /not connected/, c.name);
+    conn.close();
+  }
+});
+
+test("a successful Response is read as the Access body", async () => {
+  FakeSocket.instances = [];
+  connect({
+    requestAccess: async () =>
+      ({ ok: true, status: 200, json: async () => ({ token: "t1", url: "ws://r/orgs/o/ws", expiresAt: 1 }) }) as unknown as Response,
+    WebSocket: FakeSocket as unknown as typeof WebSocket,
+    connectTimeoutMs: 0,
+  });
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(FakeSocket.instances[0]?.url, "ws://r/orgs/o/ws");
+  assert.deepEqual(FakeSocket.instances[0]?.protocols, ["office-router.v1", "bearer.t1"]);
+});
+
+test("a socket stuck connecting is closed after connectTimeoutMs and retried", async () => {
+  const h = harness("expired", { connectTimeoutMs: 5000 });
+  await h.flush();
+  assert.deepEqual(h.timers.map((t) => t.ms), [5000]);
+  h.timers[0].fn(); // the connect timeout fires: the fake socket closes (1000 from close())
+  await h.flush();
+  assert.equal(FakeSocket.instances[0].readyState, 3);
+  assert.equal(h.conn.status, "reconnecting");
+  assert.equal(h.timers.length, 2, "a backoff timer follows");
+  h.timers[1].fn();
+  await h.flush();
+  assert.equal(FakeSocket.instances.length, 2);
+  FakeSocket.instances[1].accept();
+  assert.equal(h.conn.status, "open");
+});
+
+test("messages sent while reconnecting are buffered (bounded), volatile ones dropped", async () => {
+  const h = harness(undefined, { sendBufferSize: 2 });
+  assert.equal(h.conn.broadcast("a"), true);
+  assert.equal(h.conn.broadcast("cursor", { volatile: true }), false);
+  assert.equal(h.conn.direct("bob", "b"), true);
+  assert.throws(() => h.conn.broadcast("c"), /send buffer full/);
+  await h.flush();
+  const ws = FakeSocket.instances[0];
+  ws.accept();
+  assert.deepEqual(ws.sent.map((s) => JSON.parse(s)), [
+    { type: "broadcast", data: "a" },
+    { type: "direct", to: "bob", data: "b" },
+  ]);
+  assert.equal(h.conn.broadcast("now", { volatile: true }), true);
+  assert.equal(ws.sent.length, 3);
+  assert.deepEqual(h.statuses.map((s) => s.s), ["connecting", "open"]);
+});
+
+test("sendBufferSize 0 keeps the old behaviour: sending while not open throws", async () => {
+  const h = harness(undefined, { sendBufferSize: 0 });
+  assert.throws(() => h.conn.broadcast("a"), /not connected/);
 });

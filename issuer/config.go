@@ -2,11 +2,13 @@ package issuer
 
 import (
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/qubital/office-router/internal/httpx"
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
@@ -43,7 +45,8 @@ type Config struct {
 	// /api/v1/realtime/token answers 503 realtime_not_configured. Dev generates one.
 	SupabaseJWTSecret string
 	// AllowedOrigins is ALLOWED_ORIGINS (comma list): browser origins that get CORS headers.
-	// "*" allows any origin. This defaults to none.
+	// Patterns as in docs/configuration.md#allowed-origins: exact, "https://*.example.com",
+	// "http://localhost:*", or "*" for any. This defaults to none.
 	AllowedOrigins []string
 	// MaxBodyBytes bounds request bodies. This defaults to 64 KiB.
 	MaxBodyBytes int64
@@ -122,44 +125,45 @@ func (c *Config) signingKey() (*rsa.PrivateKey, error) {
 	return nil, nil
 }
 
+// validate checks every variable and reports all the bad ones at once (errors.Join), so a
+// deployment is fixed in one restart, not one per variable.
 func (c *Config) validate() error {
 	c.applyDevDefaults()
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.Issuer == "" {
-		return fmt.Errorf("JWT_ISSUER is required")
+		bad("JWT_ISSUER is required")
 	}
 	if c.Audience == "" {
-		return fmt.Errorf("JWT_AUDIENCE is required")
+		bad("JWT_AUDIENCE is required")
 	}
 	u, err := url.Parse(c.WebSocketBaseURL)
-	if c.WebSocketBaseURL == "" {
-		return fmt.Errorf("WEBSOCKET_BASE_URL is required (e.g. wss://router.example.com)")
+	switch {
+	case c.WebSocketBaseURL == "":
+		bad("WEBSOCKET_BASE_URL is required (e.g. wss://router.example.com)")
+	case err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+		bad("WEBSOCKET_BASE_URL must be a ws:// or wss:// URL without query, got %q", c.WebSocketBaseURL)
+	default:
+		c.WebSocketBaseURL = strings.TrimRight(c.WebSocketBaseURL, "/")
 	}
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("WEBSOCKET_BASE_URL must be a ws:// or wss:// URL without query, got %q", c.WebSocketBaseURL)
-	}
-	c.WebSocketBaseURL = strings.TrimRight(c.WebSocketBaseURL, "/")
 	if c.Dev && c.WorkOSJWKSURL != "" {
-		return fmt.Errorf("-dev replaces WorkOS with a local identity provider: unset WORKOS_JWKS_URL")
+		bad("-dev replaces WorkOS with a local identity provider: unset WORKOS_JWKS_URL")
 	}
 	if !c.Dev {
 		if c.WorkOSJWKSURL == "" {
-			return fmt.Errorf("WORKOS_JWKS_URL is required (or run with -dev)")
-		}
-		if ju, err := url.Parse(c.WorkOSJWKSURL); err != nil || (ju.Scheme != "https" && ju.Scheme != "http") || ju.Host == "" {
-			return fmt.Errorf("WORKOS_JWKS_URL must be an http(s) URL")
+			bad("WORKOS_JWKS_URL is required (or run with -dev)")
+		} else if ju, err := url.Parse(c.WorkOSJWKSURL); err != nil || (ju.Scheme != "https" && ju.Scheme != "http") || ju.Host == "" {
+			bad("WORKOS_JWKS_URL must be an http(s) URL")
 		}
 	}
 	if c.SupabaseJWTSecret != "" && len(c.SupabaseJWTSecret) < minSecretBytes {
-		return fmt.Errorf("SUPABASE_JWT_SECRET must be at least %d bytes", minSecretBytes)
+		bad("SUPABASE_JWT_SECRET must be at least %d bytes", minSecretBytes)
 	}
-	for _, o := range c.AllowedOrigins {
-		if o == "*" {
-			continue
-		}
-		ou, err := url.Parse(o)
-		if err != nil || ou.Scheme == "" || ou.Host == "" || (ou.Path != "" && ou.Path != "/") || ou.RawQuery != "" {
-			return fmt.Errorf("ALLOWED_ORIGINS: %q is not an origin like https://app.example.com", o)
-		}
+	if _, err := httpx.ParseOrigins(c.AllowedOrigins); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 64 << 10

@@ -467,3 +467,49 @@ func TestIdPRecoversAndBoundsStaleness(t *testing.T) {
 		t.Fatalf("readyz with stale keys: %d", status)
 	}
 }
+
+// A deployment with several bad variables learns all of them from one start.
+func TestNewReportsEveryBadVariableAtOnce(t *testing.T) {
+	_, err := issuer.New(issuer.Config{
+		WebSocketBaseURL:  "https://not-ws.example",
+		SupabaseJWTSecret: "short-secret",
+		AllowedOrigins:    []string{"https://*"},
+	})
+	if err == nil {
+		t.Fatal("New accepted an empty config")
+	}
+	for _, want := range []string{"JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "WEBSOCKET_BASE_URL", "WORKOS_JWKS_URL", "SUPABASE_JWT_SECRET", "ALLOWED_ORIGINS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "short-secret") {
+		t.Fatalf("error leaks a secret: %v", err)
+	}
+}
+
+func TestAllowedOriginPatterns(t *testing.T) {
+	s, err := issuer.New(issuer.Config{Dev: true, AllowedOrigins: []string{"https://*.example.com", "http://localhost:*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tt := range []struct {
+		origin string
+		want   int
+	}{
+		{"https://app.example.com", http.StatusNoContent},
+		{"http://localhost:5173", http.StatusNoContent},
+		{"https://example.com", http.StatusForbidden},
+		{"https://app.example.com.evil.net", http.StatusForbidden},
+	} {
+		req := httptest.NewRequest(http.MethodOptions, "/api/v1/cloudflare/request-access", nil)
+		req.Header.Set("Origin", tt.origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("pre-flight from %s = %d, want %d", tt.origin, rec.Code, tt.want)
+		}
+	}
+}

@@ -68,17 +68,15 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
+	// Every bad variable at once: the key's problem joined to the others'.
 	key, err := cfg.signingKey()
-	if err != nil {
+	if err == nil && key == nil && !cfg.Dev {
+		err = errors.New("JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE is required (or run with -dev)")
+	}
+	if err := errors.Join(err, cfg.validate()); err != nil {
 		return nil, err
 	}
 	if key == nil {
-		if !cfg.Dev {
-			return nil, errors.New("JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE is required (or run with -dev)")
-		}
 		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 			return nil, err
 		}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/qubital/office-router/internal/httpx"
 )
 
 // Limits and timings; each Config field says its default.
@@ -28,8 +30,10 @@ const (
 
 // Config holds deploy-time settings. The token rules live in the verifier passed to New.
 type Config struct {
-	// AllowedOrigins is ALLOWED_ORIGINS: browser origins allowed to open sockets. Requests
-	// without Origin (non-browser clients) pass. This defaults to none.
+	// AllowedOrigins is ALLOWED_ORIGINS: browser origins allowed to open sockets, patterns as in
+	// docs/configuration.md#allowed-origins (exact, "https://*.example.com",
+	// "http://localhost:*"). Requests without Origin (non-browser clients) pass. This defaults
+	// to none.
 	AllowedOrigins []string
 	// Upstream switches to forward mode: a ws:// or wss:// origin that receives the validated
 	// sockets (same path). Empty means hub mode.
@@ -69,13 +73,8 @@ func (c *Config) validate() error {
 		}
 		c.Upstream = strings.TrimRight(c.Upstream, "/")
 	}
-	for _, o := range c.AllowedOrigins {
-		if o == "*" {
-			continue
-		}
-		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
-			return fmt.Errorf("ALLOWED_ORIGINS: %q is not an origin like https://app.example.com", o)
-		}
+	if _, err := httpx.ParseOrigins(c.AllowedOrigins); err != nil {
+		return err
 	}
 	def := func(v *int, d int) {
 		if *v <= 0 {

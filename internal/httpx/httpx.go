@@ -5,7 +5,6 @@ package httpx
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 )
 
 // WriteJSON writes v as a JSON body with status.
@@ -30,28 +29,4 @@ type ErrorBody struct {
 // WriteError writes {"error": code} with status.
 func WriteError(w http.ResponseWriter, status int, code string) {
 	WriteJSON(w, status, ErrorBody{Error: code})
-}
-
-// Origins is an ALLOWED_ORIGINS list. Entries match exactly (scheme, host and port), after
-// trimming a trailing slash; "*" matches any origin.
-type Origins []string
-
-// NewOrigins normalises a list.
-func NewOrigins(list []string) Origins {
-	out := make(Origins, 0, len(list))
-	for _, o := range list {
-		out = append(out, strings.TrimRight(strings.TrimSpace(o), "/"))
-	}
-	return out
-}
-
-// Allowed reports whether origin is in the list. "null" and the empty string are never allowed
-// unless listed literally.
-func (o Origins) Allowed(origin string) bool {
-	for _, a := range o {
-		if a == origin || (a == "*" && origin != "" && origin != "null") {
-			return true
-		}
-	}
-	return false
 }

@@ -1,9 +1,10 @@
 // Worker configuration from wrangler vars (docs/configuration.md), validated once per isolate.
 import type { Env } from "./env";
+import { originMatches, parseOriginPattern, type OriginPattern } from "./origins";
 import { importPublicKeys, type VerifyConfig } from "./verify";
 
 export interface RouterConfig extends VerifyConfig {
-  allowedOrigins: string[];
+  allowedOrigins: OriginPattern[];
 }
 
 let cached: { sig: string; cfg: Promise<RouterConfig> } | undefined;
@@ -28,8 +29,15 @@ async function build(env: Env): Promise<RouterConfig> {
     keys: await importPublicKeys(env.CONN_JWT_PUBLIC_KEY),
     allowedOrigins: (env.ALLOWED_ORIGINS ?? "")
       .split(",")
-      .map((o) => o.trim().replace(/\/+$/, ""))
-      .filter((o) => o !== ""),
+      .map((o) => o.trim())
+      .filter((o) => o !== "")
+      .map((o) => {
+        try {
+          return parseOriginPattern(o);
+        } catch (e) {
+          throw new Error(`ALLOWED_ORIGINS: ${JSON.stringify(o)}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }),
   };
 }
 
@@ -47,5 +55,5 @@ export function getConfig(env: Env): Promise<RouterConfig> {
 }
 
 export function originAllowed(cfg: RouterConfig, origin: string): boolean {
-  return cfg.allowedOrigins.some((a) => a === origin || (a === "*" && origin !== "" && origin !== "null"));
+  return cfg.allowedOrigins.some((p) => originMatches(p, origin));
 }

@@ -113,7 +113,15 @@ async function handlePublish(request: Request, env: Env, cfg: RouterConfig, path
 export default {
   async fetch(request, env): Promise<Response> {
     const url = new URL(request.url);
-    if (url.pathname === "/healthz") return json(200, { status: "ok" });
+    if (url.pathname === "/healthz") {
+      // Healthy means able to serve: a missing or bad variable is 503 with its name (never its value).
+      try {
+        await getConfig(env);
+        return json(200, { status: "ok" });
+      } catch (e) {
+        return json(503, { error: "misconfigured", reason: e instanceof Error ? e.message : "misconfigured" });
+      }
+    }
     let cfg: RouterConfig | undefined;
     const origin = request.headers.get("Origin");
     try {

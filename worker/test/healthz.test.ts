@@ -1,0 +1,40 @@
+// /healthz says whether the Worker can serve: a missing or bad variable is 503 with the reason
+// (the variable's name, never its value), not 200 while every socket gets 500 misconfigured.
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../src/index";
+import type { Env } from "../src/env";
+
+const call = (e: Partial<Env>, path = "/healthz") =>
+  worker.fetch(new Request(`https://router.test${path}`), { ...env, ...e } as Env);
+
+describe("/healthz", () => {
+  it("is 200 when configured", async () => {
+    const res = await call({});
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+  });
+
+  it.each([
+    ["no public key", { CONN_JWT_PUBLIC_KEY: "" }, "CONN_JWT_PUBLIC_KEY is required"],
+    ["garbage public key", { CONN_JWT_PUBLIC_KEY: "not a pem" }, "CONN_JWT_PUBLIC_KEY"],
+    ["no issuer", { JWT_ISSUER: "" }, "JWT_ISSUER is required"],
+    ["bad leeway", { JWT_LEEWAY_SECONDS: "five" }, "JWT_LEEWAY_SECONDS"],
+    ["wildcard without a domain", { ALLOWED_ORIGINS: "https://*" }, "ALLOWED_ORIGINS"],
+  ] as const)("is 503 with the reason: %s", async (_name, vars, reason) => {
+    const res = await call(vars);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { error: string; reason: string };
+    expect(body.error).toBe("misconfigured");
+    expect(body.reason).toContain(reason);
+    expect(body.reason).not.toContain("not a pem");
+    // Every other route agrees that nothing can be served.
+    const other = await call(vars, "/orgs/acme/ws");
+    expect(other.status).toBe(500);
+  });
+
+  it("accepts subdomain and any-port patterns", async () => {
+    const res = await call({ ALLOWED_ORIGINS: "https://*.example.com, http://localhost:*" });
+    expect(res.status).toBe(200);
+  });
+});

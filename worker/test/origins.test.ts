@@ -1,0 +1,21 @@
+// The Worker's ALLOWED_ORIGINS rules against the shared vectors; internal/httpx/origins_test.go
+// runs the same file through the Go issuer's and proxy's matcher.
+import { describe, expect, it } from "vitest";
+import vectors from "../../testdata/vectors/origins.json";
+import { originMatches, parseOriginPattern } from "../src/origins";
+
+describe("shared origin vectors", () => {
+  it("are all there", () => {
+    expect(vectors.cases.length).toBeGreaterThanOrEqual(20);
+  });
+  it.each(vectors.valid)("accepts the pattern %j", (p) => {
+    expect(() => parseOriginPattern(p)).not.toThrow();
+  });
+  it.each(vectors.invalid)("refuses the pattern %j", (p) => {
+    expect(() => parseOriginPattern(p)).toThrow(/not an origin/);
+  });
+  it.each(vectors.cases.map((c) => [c.allowed.join(","), c.origin, c.want] as const))("%s allows %j: %s", (allowed, origin, want) => {
+    const patterns = allowed === "" ? [] : allowed.split(",").map(parseOriginPattern);
+    expect(patterns.some((p) => originMatches(p, origin))).toBe(want);
+  });
+});

@@ -20,9 +20,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/qubital/office-router/internal/cli"
+	"github.com/qubital/office-router/internal/httpx"
 	"github.com/qubital/office-router/internal/rsakey"
 	"github.com/qubital/office-router/internal/serve"
 	"github.com/qubital/office-router/internal/stack"
@@ -32,24 +35,48 @@ import (
 )
 
 func main() {
+	// `go run` and an IDE's stop button SIGTERM the parent only: die with it.
+	_ = stack.DieWithParent(syscall.SIGTERM)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "devstack:", err)
+		if errors.Is(err, cli.ErrUsage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+var doc = cli.Doc{
+	Synopsis: `usage: devstack [flags]        (make dev; make dev ORIGINS=http://localhost:5173 V=1)
+
+Runs the whole office-router stack locally with fresh dev keys: the issuer in dev mode (demo page
+at /), the Worker under wrangler dev and the Go edge proxy. Ctrl-C or SIGTERM stops everything,
+wrangler's workerd included; so does the death of its parent (Linux).
+
+Logs: one line per refused request of the issuer and the Go proxy by default (router, reason,
+user and org when known, never the token); -v adds every server's own log, wrangler's included.`,
+	Env: []cli.Env{
+		{Name: "ALLOWED_ORIGINS", Meaning: "extra browser origins, as -origins (the flag wins)"},
+	},
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
 	issuerAddr := fs.String("issuer-addr", "127.0.0.1:8080", "issuer listen address (also serves the demo page)")
 	workerPort := fs.Int("worker-port", 8787, "wrangler dev port")
 	proxyAddr := fs.String("proxy-addr", "127.0.0.1:8788", "Go edge proxy listen address")
 	noWorker := fs.Bool("no-worker", false, "run without Node: issuer + Go edge proxy only")
 	dir := fs.String("dir", ".dev", "where the dev keys and wrangler state go")
-	verbose := fs.Bool("v", false, "show the servers' logs")
-	if err := fs.Parse(args); err != nil {
+	extraOrigins := fs.String("origins", getenv("ALLOWED_ORIGINS"), "extra allowed browser origins, comma list (e.g. http://app.test:3000, https://*.example.com); http://localhost:* and http://127.0.0.1:* are always allowed in dev")
+	verbose := fs.Bool("v", false, "also show every server's own log (wrangler's included)")
+	if done, err := cli.Parse(fs, args, doc, stdout, stderr); done || err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		cli.PrintUsage(stderr, fs, doc)
+		return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, fs.Arg(0))
 	}
 	root, err := stack.RepoRoot()
 	if err != nil {
@@ -62,11 +89,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(devDir, 0o755); err != nil {
 		return err
 	}
+	// Dev mode only: any port of localhost, so an app on its own dev server (Vite's :5173) works.
+	origins := []string{"http://" + *issuerAddr, "http://localhost:*", "http://127.0.0.1:*"}
+	extra := issuer.SplitList(*extraOrigins)
+	if _, err := httpx.ParseOrigins(extra); err != nil {
+		return fmt.Errorf("-origins: %w", err)
+	}
+	origins = append(origins, extra...)
+
+	// Fail fast, naming the holder, when a port is taken: a stale Worker from a killed stack
+	// would answer /healthz and the stack would come up against it.
+	ports := []string{*issuerAddr, *proxyAddr}
+	if !*noWorker {
+		ports = append(ports, fmt.Sprintf("127.0.0.1:%d", *workerPort))
+	}
+	for _, a := range ports {
+		if err := stack.CheckPortFree(a); err != nil {
+			return fmt.Errorf("%w (another stack? stop it, or pick other ports: -issuer-addr, -proxy-addr, -worker-port)", err)
+		}
+	}
 	logOut := io.Discard
 	if *verbose {
 		logOut = stderr
 	}
 	logger := slog.New(slog.NewTextHandler(logOut, nil))
+	refusals := &refusalLog{out: stderr}
 
 	// A fresh dev key pair every run: nothing to fetch, nothing secret to keep.
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -83,7 +130,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	origins := []string{"http://" + *issuerAddr, fmt.Sprintf("http://localhost:%s", portOf(*issuerAddr))}
 	wsBase := fmt.Sprintf("ws://127.0.0.1:%d", *workerPort)
 	if *noWorker {
 		wsBase = "ws://" + *proxyAddr
@@ -117,7 +163,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w (is another stack running? see -%s)", name, err, name+"-addr")
 		}
-		go func() { errc <- serve.HTTP(ctx, ln, h, logger, 5*time.Second) }()
+		go func() { errc <- serve.HTTP(ctx, ln, refusals.wrap(name, h), logger, 5*time.Second) }()
 		return nil
 	}
 	if err := serveOn(*issuerAddr, "issuer", iss); err != nil {
@@ -142,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_ = os.RemoveAll(state)
 		wr, err = stack.Wrangler(stack.WranglerOptions{Root: root, Port: *workerPort, PersistTo: state, Vars: map[string]string{
 			"CONN_JWT_PUBLIC_KEY": string(pubPEM), "JWT_ISSUER": issuer.DevIssuer, "JWT_AUDIENCE": issuer.DevAudience,
-			"ALLOWED_ORIGINS": origins[0] + "," + origins[1],
+			"ALLOWED_ORIGINS": strings.Join(origins, ","),
 		}}, logOut)
 		if err != nil {
 			return err
@@ -179,7 +225,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  worker       ws://127.0.0.1:%d      wrangler dev (workerd), the issuer's default router\n", *workerPort)
 	}
 	fmt.Fprintf(stdout, "  edge proxy   ws://%s      Go, hub mode\n", *proxyAddr)
-	fmt.Fprintf(stdout, "  dev keys     %s, %s (fresh each run)\n\n", rel(privFile), rel(pubFile))
+	fmt.Fprintf(stdout, "  dev keys     %s, %s (fresh each run)\n", rel(privFile), rel(pubFile))
+	fmt.Fprintf(stdout, "  origins      %s\n", strings.Join(origins, ", "))
+	fmt.Fprintf(stdout, "  logs         one line per refused request; -v (make dev V=1) for every server log\n\n")
 	router := fmt.Sprintf("http://127.0.0.1:%d", *workerPort)
 	if *noWorker {
 		router = "http://" + *proxyAddr
@@ -195,18 +243,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stderr, "\nshutting down…")
-		return nil
+		return nil // Ctrl-C is how a dev stack ends: exit 0, so make prints no error
 	case err := <-errc:
 		return err
 	case <-exited:
 		return errors.New("wrangler dev exited:\n" + wr.Output())
 	}
-}
-
-func portOf(addr string) string {
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return p
 }

@@ -68,7 +68,7 @@ func (t *tailBuffer) String() string {
 func Start(name string, cmd *exec.Cmd, tee io.Writer) (*Proc, error) {
 	p := &Proc{Name: name, cmd: cmd, out: &tailBuffer{tee: tee}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}

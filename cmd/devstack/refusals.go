@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// refusalLog prints one line per refused request of a Go server (router, reason, user and org
+// when known), which is what a frontend developer needs to see by default; -v shows the servers'
+// own logs. The token is never printed: only the userId claim of its payload, read without
+// verifying (this is a dev tool) and only when it is a well-formed ID.
+type refusalLog struct {
+	mu  sync.Mutex
+	out io.Writer
+}
+
+func (l *refusalLog) wrap(name string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status < 400 || r.URL.Path == "/favicon.ico" {
+			return
+		}
+		var body struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(rec.body, &body)
+		reason := body.Error
+		if !idRE.MatchString(reason) {
+			reason = "-"
+		}
+		line := fmt.Sprintf("%s refused  %-6s %s %s → %d %s", time.Now().Format("15:04:05"), name, r.Method, r.URL.Path, rec.status, reason)
+		if u := userOf(r); u != "" {
+			line += " user=" + u
+		}
+		if org := orgOf(r.URL.Path); org != "" {
+			line += " org=" + org
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			line += fmt.Sprintf(" origin=%q", o)
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		fmt.Fprintln(l.out, line)
+	})
+}
+
+var (
+	idRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	orgPath = regexp.MustCompile(`^/orgs/([A-Za-z0-9_-]{1,128})/(ws|publish)$`)
+)
+
+func orgOf(path string) string {
+	if m := orgPath.FindStringSubmatch(path); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// userOf reads the userId (or sub) claim of the bearer token without verifying it.
+func userOf(r *http.Request) string {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	for _, p := range strings.Split(r.Header.Get("Sec-WebSocket-Protocol"), ",") {
+		if t, ok := strings.CutPrefix(strings.TrimSpace(p), "bearer."); ok {
+			tok = t
+		}
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 || len(parts[1]) > 4096 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		UserID string `json:"userId"`
+		Sub    string `json:"sub"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	for _, u := range []string{c.UserID, c.Sub} {
+		if idRE.MatchString(u) {
+			return u
+		}
+	}
+	return ""
+}
+
+// recorder keeps the status and the start of an error body; it passes Hijack through for
+// WebSocket upgrades.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   []byte
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if r.status >= 400 && len(r.body) < 512 {
+		r.body = append(r.body, b[:min(len(b), 512-len(r.body))]...)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	r.status = http.StatusSwitchingProtocols
+	return http.NewResponseController(r.ResponseWriter).Hijack()
+}
+
+func (r *recorder) Flush() { _ = http.NewResponseController(r.ResponseWriter).Flush() }
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

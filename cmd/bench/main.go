@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qubital/office-router/internal/cli"
 	"github.com/qubital/office-router/internal/stack"
 )
 
@@ -51,7 +52,11 @@ func run(ctx context.Context, args []string) error {
 	kind := fs.String("child", "", "internal: serve as a child process of this kind")
 	childAddr := fs.String("child-addr", "", "internal")
 	childUp := fs.String("child-upstream", "", "internal")
-	if err := fs.Parse(args); err != nil {
+	doc := cli.Doc{Synopsis: `usage: bench [flags]
+
+office-router's benchmark suite: every figure next to its reference (docs/performance.md).
+Reads no environment variables; starts its own servers on 127.0.0.1.`}
+	if done, err := cli.Parse(fs, args, doc, os.Stdout, os.Stderr); done || err != nil {
 		return err
 	}
 	if *kind != "" {

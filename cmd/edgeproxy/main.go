@@ -4,14 +4,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/qubital/office-router/internal/cli"
 	"github.com/qubital/office-router/internal/serve"
 	"github.com/qubital/office-router/issuer"
 	"github.com/qubital/office-router/proxy"
@@ -21,13 +24,33 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "edgeproxy:", err)
+		if errors.Is(err, cli.ErrUsage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string) error {
+var doc = cli.Doc{
+	Synopsis: `usage: edgeproxy [flags]
+
+The office-router Worker's twin in Go (hub mode, the default) or a validating forwarder in front
+of another router (-upstream). Settings: the environment below and the flags
+(docs/configuration.md). -healthcheck GETs /healthz of a running proxy (container HEALTHCHECK).`,
+	Env: []cli.Env{
+		{Name: "CONN_JWT_PUBLIC_KEY", Meaning: "the issuer's public key(s), PEM; or CONN_JWKS_URL"},
+		{Name: "CONN_JWKS_URL", Meaning: "the issuer's JWKS (/.well-known/jwks.json) instead of a PEM"},
+		cli.EnvIssuer,
+		cli.EnvAudience,
+		cli.EnvAllowedOrigins,
+		{Name: "JWT_LEEWAY_SECONDS", Meaning: "clock skew allowed on exp/nbf/iat (default 5)"},
+		{Name: "JWT_MAX_TTL_SECONDS", Meaning: "largest exp - iat accepted (default 60)"},
+	},
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edgeproxy", flag.ContinueOnError)
 	addr := fs.String("addr", ":8788", "listen address")
 	upstream := fs.String("upstream", "", "forward mode: ws:// or wss:// origin of the upstream router")
@@ -41,8 +64,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this address too")
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long SIGTERM waits for sockets to close")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	health := fs.Bool("healthcheck", false, "GET http://127.0.0.1<-addr>/healthz and exit 0 if it answers 200 (container health check)")
+	if done, err := cli.Parse(fs, args, doc, stdout, stderr); done || err != nil {
 		return err
+	}
+	if *health {
+		return cli.HealthCheck(ctx, *addr)
 	}
 	logger, err := serve.Logger(*logLevel)
 	if err != nil {

@@ -6,14 +6,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/qubital/office-router/internal/cli"
 	"github.com/qubital/office-router/internal/serve"
 	"github.com/qubital/office-router/issuer"
 )
@@ -21,20 +25,52 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, "issuer:", err)
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "\n") { // errors.Join: one bad variable per line, all at once
+			msg = "configuration:\n  " + strings.ReplaceAll(msg, "\n", "\n  ")
+		}
+		fmt.Fprintln(os.Stderr, "issuer:", msg)
+		if errors.Is(err, cli.ErrUsage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string) error {
+var doc = cli.Doc{
+	Synopsis: `usage: issuer [flags]
+
+Serves the office-router token service: POST /api/v1/cloudflare/request-access (handshake
+tokens), /api/v1/realtime/token, /.well-known/jwks.json, /healthz. Settings come from the
+environment (docs/configuration.md); every missing or bad variable is reported at once.
+-healthcheck GETs /healthz of a running issuer (for a container HEALTHCHECK).`,
+	Env: []cli.Env{
+		{Name: "JWT_PRIVATE_KEY", Meaning: "RSA >= 2048 signing key, PEM (or JWT_PRIVATE_KEY_FILE); required unless -dev"},
+		{Name: "JWT_PRIVATE_KEY_FILE", Meaning: "path of the signing key, instead of JWT_PRIVATE_KEY"},
+		{Name: "JWT_PREVIOUS_PUBLIC_KEYS", Meaning: "retired public keys kept in the JWKS after a rotation"},
+		cli.EnvIssuer,
+		cli.EnvAudience,
+		{Name: "WEBSOCKET_BASE_URL", Meaning: "ws:// or wss:// base of the router; the org URL is {base}/orgs/{orgId}/ws"},
+		{Name: "WORKOS_JWKS_URL", Meaning: "JWKS of your WorkOS environment; required unless -dev"},
+		{Name: "WORKOS_ISSUER", Meaning: "expected iss of WorkOS access tokens"},
+		{Name: "SUPABASE_JWT_SECRET", Meaning: ">= 32 bytes, for /api/v1/realtime/token (optional)"},
+		cli.EnvAllowedOrigins,
+	},
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("issuer", flag.ContinueOnError)
 	addr := fs.String("addr", ":8080", "listen address")
 	dev := fs.Bool("dev", false, "dev mode: local identity provider, generated keys and defaults (never in production)")
 	pubOut := fs.String("write-public-key", "", "write the signing public key as PEM to this file (for CONN_JWT_PUBLIC_KEY)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	health := fs.Bool("healthcheck", false, "GET http://127.0.0.1<-addr>/healthz and exit 0 if it answers 200 (container health check)")
+	if done, err := cli.Parse(fs, args, doc, stdout, stderr); done || err != nil {
 		return err
+	}
+	if *health {
+		return cli.HealthCheck(ctx, *addr)
 	}
 	logger, err := serve.Logger(*logLevel)
 	if err != nil {

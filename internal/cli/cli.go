@@ -5,13 +5,17 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // ErrUsage wraps a bad command line; mains exit 2 for it, as the flag package does.
@@ -118,3 +122,33 @@ var (
 	EnvIssuer         = Env{"JWT_ISSUER", "iss of handshake tokens"}
 	EnvAudience       = Env{"JWT_AUDIENCE", "aud of handshake tokens"}
 )
+
+// HealthCheck GETs /healthz of a server listening on addr (":8080" means 127.0.0.1:8080) and
+// fails unless it answers 200. It is the binary's -healthcheck mode: a distroless image has no
+// curl, so the container's HEALTHCHECK runs the binary itself.
+func HealthCheck(ctx context.Context, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("healthcheck: %s answered %d %s", u, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
+}

@@ -1,9 +1,10 @@
 // Command wsharness is the developer's and CI's WebSocket harness for office-router:
 //
-//	wsharness token   -issuer URL [-user U -org O -role R] [-quiet]
-//	wsharness connect -issuer URL [-router URL] [-user U -org O] [-auth header|subprotocol]
+//	wsharness token   -issuer URL [-user U -org O -role R | -access-token A] [-quiet]
+//	wsharness connect -issuer URL [-router URL] [-user U -org O] [-auth header|subprotocol] [-token T | -access-token A]
 //	wsharness check   -issuer URL -router URL -key .dev/dev-private.pem [-origin O] [-json]
 //	wsharness load    -issuer URL -router URL [-key FILE] -conns N -orgs K [-messages M] [-rate R] [-json]
+//	wsharness publish -router URL -org O [-to USER] -key FILE DATA
 //
 // It works against the Worker under wrangler dev, the Go edge proxy, or any ws(s):// router.
 package main
@@ -26,8 +27,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/qubital/office-router/internal/cli"
 	"github.com/qubital/office-router/internal/harness"
 	"github.com/qubital/office-router/internal/rsakey"
+	"github.com/qubital/office-router/issuer"
 )
 
 func main() {
@@ -37,40 +40,114 @@ func main() {
 		if !errors.Is(err, errFailed) {
 			fmt.Fprintln(os.Stderr, "wsharness:", err)
 		}
+		if errors.Is(err, cli.ErrUsage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-var errFailed = errors.New("check failed")
+// errFailed: the command ran and found failures it already printed (check mismatches, load
+// connections or deliveries missing); the exit code is what CI reads.
+var errFailed = errors.New("failed")
 
-const usage = `usage: wsharness <token|connect|check|load> [flags]   (wsharness <command> -h for flags)`
+const usage = `usage: wsharness <command> [flags]      (wsharness <command> -h: that command's flags)
+
+commands:
+  token     get a handshake token from an issuer (dev mode, or -access-token for a real one)
+  connect   open a socket; stdin lines are broadcast, "/to USER TEXT" is direct, "/raw FRAME" is sent as is
+  check     the handshake conformance suite against a router (needs the issuer's signing key)
+  load      open many sockets and measure handshakes and fan-out; exits 1 if any fail
+  publish   send a backend event to an org (or one user) with a publish token minted from -key
+  help      this text; -version prints the version`
+
+// commonFlags are the flags most commands share; each command registers only those it reads
+// (ownFlags), so its -h lists only its own. A command missing from ownFlags gets them all.
+var ownFlags = map[string][]string{
+	"token":   {"issuer", "user", "org", "role", "access-token"},
+	"connect": {"issuer", "router", "user", "org", "role", "token", "access-token"},
+	"check":   {"issuer", "router", "key", "json"},
+	"load":    {"issuer", "router", "key", "json"},
+	"publish": {"router", "org", "key", "json"},
+}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New(usage)
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("%w: no command", cli.ErrUsage)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, "wsharness", cli.Version())
+		return nil
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("wsharness "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	issuerURL := fs.String("issuer", "http://127.0.0.1:8080", "issuer URL (dev mode)")
-	router := fs.String("router", "", "router base URL, e.g. http://127.0.0.1:8787 (Worker) or :8788 (Go proxy)")
-	user := fs.String("user", "alice", "user ID")
-	org := fs.String("org", "acme", "organisation ID")
-	role := fs.String("role", "member", "role")
-	keyFile := fs.String("key", ".dev/dev-private.pem", "the issuer's signing key, to craft test tokens")
-	asJSON := fs.Bool("json", false, "machine-readable output")
+	var (
+		issuerURL   = new(string)
+		router      = new(string)
+		user        = new(string)
+		org         = new(string)
+		role        = new(string)
+		keyFile     = new(string)
+		asJSON      = new(bool)
+		token       = new(string)
+		accessToken = new(string)
+	)
+	common := map[string]func(){
+		"issuer": func() { fs.StringVar(issuerURL, "issuer", "http://127.0.0.1:8080", "issuer URL") },
+		"router": func() {
+			fs.StringVar(router, "router", "", "router base URL, e.g. http://127.0.0.1:8787 (Worker) or :8788 (Go proxy)")
+		},
+		"user": func() { fs.StringVar(user, "user", "alice", "user ID (dev mode)") },
+		"org":  func() { fs.StringVar(org, "org", "acme", "organisation ID") },
+		"role": func() { fs.StringVar(role, "role", "member", "role (dev mode)") },
+		"key": func() {
+			fs.StringVar(keyFile, "key", ".dev/dev-private.pem", "the issuer's signing key (PEM), to craft or mint tokens")
+		},
+		"json": func() { fs.BoolVar(asJSON, "json", false, "machine-readable output") },
+		"token": func() {
+			fs.StringVar(token, "token", "", "a ready handshake token: skip the issuer (needs -router)")
+		},
+		"access-token": func() {
+			fs.StringVar(accessToken, "access-token", "", "a WorkOS access token for a real issuer's request-access, instead of a dev session")
+		},
+	}
+	names, known := ownFlags[cmd]
+	if !known {
+		names = []string{"issuer", "router", "user", "org", "role", "key", "json"}
+	}
+	for _, n := range names {
+		common[n]()
+	}
+
+	doc := cli.Doc{Synopsis: "usage: wsharness " + cmd + " [flags]"}
+	parse := func() (bool, error) { return cli.Parse(fs, args, doc, stdout, stderr) }
+	iss := func() harness.Issuer { return harness.Issuer{URL: *issuerURL} }
+	// access gets a handshake token: from a real issuer with -access-token, else a dev session.
+	access := func() (string, harness.Access, error) {
+		i := iss()
+		at := *accessToken
+		if at == "" {
+			var err error
+			if at, err = i.DevSession(ctx, *user, *org, *role); err != nil {
+				return "", harness.Access{}, fmt.Errorf("%w (a real issuer has no dev sessions: pass -access-token)", err)
+			}
+		}
+		a, err := i.RequestAccess(ctx, at)
+		return at, a, err
+	}
 	switch cmd {
 	case "token":
 		quiet := fs.Bool("quiet", false, "print only the handshake token")
-		if err := fs.Parse(args); err != nil {
+		if done, err := parse(); done || err != nil {
 			return err
 		}
-		iss := harness.Issuer{URL: *issuerURL}
-		at, err := iss.DevSession(ctx, *user, *org, *role)
-		if err != nil {
-			return err
-		}
-		a, err := iss.RequestAccess(ctx, at)
+		at, a, err := access()
 		if err != nil {
 			return err
 		}
@@ -81,13 +158,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return json.NewEncoder(stdout).Encode(map[string]any{"accessToken": at, "token": a.Token, "url": a.URL, "expiresAt": a.ExpiresAt})
 	case "connect":
 		auth := fs.String("auth", "subprotocol", "token position: header or subprotocol")
-		if err := fs.Parse(args); err != nil {
+		if done, err := parse(); done || err != nil {
 			return err
 		}
-		return connect(ctx, *issuerURL, *router, *user, *org, *role, *auth, stdin, stdout, stderr)
+		a := harness.Access{Token: *token}
+		if *token == "" {
+			var err error
+			if _, a, err = access(); err != nil {
+				return err
+			}
+		} else if *router == "" {
+			return fmt.Errorf("%w: -token needs -router", cli.ErrUsage)
+		}
+		if *router != "" {
+			a.URL = harness.OrgURL(*router, *org)
+		}
+		return connect(ctx, a, *auth, stdin, stdout, stderr)
 	case "check":
 		origin := fs.String("origin", "http://127.0.0.1:8080", "an origin the router allows (\"\" to skip that case)")
-		if err := fs.Parse(args); err != nil {
+		if done, err := parse(); done || err != nil {
 			return err
 		}
 		if *router == "" {
@@ -121,6 +210,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 			_ = tw.Flush()
 			fmt.Fprintf(stdout, "%d passed, %d failed\n", len(results)-failed, failed)
+			if hint := keyMismatchHint(results); hint != "" {
+				fmt.Fprintln(stdout, hint)
+			}
 		}
 		if failed > 0 {
 			return errFailed
@@ -133,7 +225,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		rate := fs.Float64("rate", 0, "paced deliveries per second (0: burst)")
 		conc := fs.Int("concurrency", 32, "handshakes in flight")
 		timeout := fs.Duration("timeout", time.Minute, "bound on each phase")
-		if err := fs.Parse(args); err != nil {
+		if done, err := parse(); done || err != nil {
 			return err
 		}
 		if *router == "" {
@@ -150,9 +242,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil {
 			return err
 		}
+		// A load run that lost connections or deliveries fails, so a CI load job cannot pass
+		// against a dead router ("0/5 opened" used to exit 0).
+		failed := res.Opened < res.Conns || res.Deliveries < res.Expected
 		if *asJSON {
-			return json.NewEncoder(stdout).Encode(res)
+			if err := json.NewEncoder(stdout).Encode(res); err != nil {
+				return err
+			}
+			if failed {
+				return errFailed
+			}
+			return nil
 		}
+		defer func() {
+			if failed {
+				fmt.Fprintf(stderr, "load failed: %d/%d connections opened, %d/%d deliveries\n", res.Opened, res.Conns, res.Deliveries, res.Expected)
+			}
+		}()
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "connections\t%d/%d opened\n", res.Opened, res.Conns)
 		fmt.Fprintf(tw, "handshakes/s\t%.0f\n", res.HandshakesPerSec)
@@ -163,9 +269,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		for k, v := range res.Errors {
 			fmt.Fprintf(tw, "errors\t%d × %s\n", v, k)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if failed {
+			return errFailed
+		}
+		return nil
+	case "publish":
+		pf := publishFlags{
+			to:      fs.String("to", "", "only this user's sockets (default: the whole org)"),
+			iss:     fs.String("iss", issuer.DevIssuer, "iss of the publish token: the router's JWT_ISSUER"),
+			aud:     fs.String("aud", issuer.DevAudience, "aud of the publish token: the router's JWT_AUDIENCE"),
+			subject: fs.String("subject", "wsharness", "sub of the publish token: names the publishing service"),
+		}
+		doc.Synopsis = "usage: wsharness publish -router URL -org ORG [-to USER] -key FILE DATA   (DATA: JSON, else a string)"
+		if done, err := parse(); done || err != nil {
+			return err
+		}
+		return publish(ctx, fs, pf, *router, *org, *keyFile, *asJSON, stdout)
 	}
-	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", cli.ErrUsage, cmd)
 }
 
 func readKey(path string) (*rsa.PrivateKey, error) {
@@ -176,20 +301,12 @@ func readKey(path string) (*rsa.PrivateKey, error) {
 	return k, nil
 }
 
-func connect(ctx context.Context, issuerURL, router, user, org, role, auth string, stdin io.Reader, stdout, stderr io.Writer) error {
-	iss := harness.Issuer{URL: issuerURL}
-	a, err := iss.Handshake(ctx, user, org, role)
-	if err != nil {
-		return err
-	}
-	url := a.URL
-	if router != "" {
-		url = harness.OrgURL(router, org)
-	}
+func connect(ctx context.Context, a harness.Access, auth string, stdin io.Reader, stdout, stderr io.Writer) error {
 	pos := harness.InSubprotocol
 	if auth == "header" {
 		pos = harness.InHeader
 	}
+	url := a.URL
 	r, err := harness.Dial(ctx, url, a.Token, pos, nil)
 	if err != nil {
 		return err
@@ -198,7 +315,7 @@ func connect(ctx context.Context, issuerURL, router, user, org, role, auth strin
 		return fmt.Errorf("handshake refused by %s: %d %s", url, r.Status, r.Reason)
 	}
 	defer r.Conn.Close()
-	fmt.Fprintf(stderr, "connected to %s as %s (org %s); type a line to broadcast it, Ctrl-D to quit\n", url, user, org)
+	fmt.Fprintf(stderr, "connected to %s; a line is broadcast, \"/to USER TEXT\" is direct, \"/raw FRAME\" is sent as is; Ctrl-D quits\n", url)
 	done := make(chan error, 1)
 	go func() {
 		for {
@@ -212,11 +329,15 @@ func connect(ctx context.Context, issuerURL, router, user, org, role, auth strin
 	}()
 	lines := make(chan string)
 	go func() {
+		defer close(lines)
 		sc := bufio.NewScanner(stdin)
 		for sc.Scan() {
-			lines <- sc.Text()
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
 		}
-		close(lines)
 	}()
 	for {
 		select {
@@ -231,13 +352,62 @@ func connect(ctx context.Context, issuerURL, router, user, org, role, auth strin
 			return err
 		case line, ok := <-lines:
 			if !ok {
+				// Close politely and print what arrives until the router's close answers ours.
 				_ = r.Conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+				select {
+				case <-done:
+				case <-time.After(2 * time.Second):
+				case <-ctx.Done():
+				}
 				return nil
 			}
-			msg, _ := json.Marshal(map[string]any{"type": "broadcast", "data": strings.TrimSpace(line)})
-			if err := r.Conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			frame, err := frameOf(line)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				continue
+			}
+			if frame == nil {
+				continue
+			}
+			if err := r.Conn.WriteMessage(websocket.TextMessage, frame); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// frameOf turns a line typed into connect into the frame to send: "/to USER TEXT" is a direct
+// message, "/raw FRAME" goes out byte for byte (to see how a router answers a bad frame), any
+// other line is a broadcast of its text.
+func frameOf(line string) ([]byte, error) {
+	line = strings.TrimSpace(line)
+	switch {
+	case line == "":
+		return nil, nil
+	case strings.HasPrefix(line, "/raw "):
+		return []byte(strings.TrimPrefix(line, "/raw ")), nil
+	case strings.HasPrefix(line, "/to "):
+		to, text, ok := strings.Cut(strings.TrimPrefix(line, "/to "), " ")
+		if !ok || to == "" {
+			return nil, errors.New(`usage: /to USER TEXT`)
+		}
+		return json.Marshal(map[string]any{"type": "direct", "to": to, "data": text})
+	}
+	return json.Marshal(map[string]any{"type": "broadcast", "data": line})
+}
+
+// keyMismatchHint explains the usual cause of a check where every crafted token is refused: -key
+// is not the router's key (the dev stack writes a fresh one each run).
+func keyMismatchHint(results []harness.Result) string {
+	unknown := 0
+	for _, r := range results {
+		if !r.Pass && strings.Contains(r.Got, "unknown_kid") {
+			unknown++
+		}
+	}
+	if unknown < 2 {
+		return ""
+	}
+	return fmt.Sprintf("hint: %d tokens signed with -key were refused as unknown_kid: -key is not the key of the router's\n"+
+		"CONN_JWT_PUBLIC_KEY (the dev stack writes a fresh .dev/dev-private.pem each run; pass the one of the running stack)", unknown)
 }

@@ -44,10 +44,18 @@ async function post(path, body, token) {
   return json;
 }
 
+/** Shows the router of this tab in the page and its title: tabs on different routers are in different worlds. */
+function showRouter(name, user, org) {
+  state.router = name;
+  $("#router-in-use").textContent = `${name} (${routers[name]})`;
+  document.title = `${user}@${org} via ${name} · office-router demo`;
+}
+
 function start({ user, org, role = "member", router = config.routers[0].name }) {
   conn?.close();
   state.presence.clear();
   const base = routers[router];
+  showRouter(router, user, org);
   // The app's requestAccess: here the dev identity provider stands in for the user's session.
   const requestAccess = async () => {
     if (reuseOnce && lastAccess) {

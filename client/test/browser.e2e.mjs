@@ -1,14 +1,17 @@
 // Real-browser end-to-end test: headless Debian Chromium driven by playwright-core against the
 // one-command local stack (cmd/devstack: issuer in dev mode, wrangler dev, Go edge proxy) on
 // free ports. Two pages of one org see each other; another org sees nothing; a replayed token is
-// refused and the client recovers with a fresh one. Run by scripts/test.sh.
+// refused and the client recovers with a fresh one. A frontend developer's app on its own dev
+// server (Vite-style, another origin) connects when its origin is allowed. Any console error a
+// test does not expect fails it. Run by scripts/test.sh.
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHTTPServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, beforeEach, describe, test } from "node:test";
 import { chromium } from "playwright-core";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -29,6 +32,10 @@ function freePort() {
 let stackProc;
 let browser;
 let issuer;
+let appServer;
+let appPort;
+/** Console errors of every page, checked after each test: unexpected ones fail it. */
+let consoleErrors = [];
 const tmp = mkdtempSync(join(tmpdir(), "office-router-browser-"));
 
 before(async () => {
@@ -36,7 +43,11 @@ before(async () => {
   execFileSync("go", ["build", "-o", bin, "./cmd/devstack"], { cwd: root, stdio: "inherit" });
   const [ip, wp, pp] = [await freePort(), await freePort(), await freePort()];
   issuer = `http://127.0.0.1:${ip}`;
-  stackProc = spawn(bin, ["-issuer-addr", `127.0.0.1:${ip}`, "-worker-port", String(wp), "-proxy-addr", `127.0.0.1:${pp}`, "-dir", join(tmp, "dev")], {
+  appServer = startApp();
+  appPort = await new Promise((res) => appServer.listen(0, "127.0.0.1", () => res(appServer.address().port)));
+  // What `make dev ORIGINS=http://app.test:<port>` passes: the app's own origin.
+  const origins = `http://app.test:${appPort}`;
+  stackProc = spawn(bin, ["-issuer-addr", `127.0.0.1:${ip}`, "-worker-port", String(wp), "-proxy-addr", `127.0.0.1:${pp}`, "-dir", join(tmp, "dev"), "-origins", origins], {
     cwd: root,
     detached: true, // own process group: SIGTERM reaches wrangler and workerd too
     stdio: ["ignore", "pipe", "pipe"],
@@ -61,12 +72,32 @@ before(async () => {
   stackProc.removeAllListeners("exit");
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+      // app.test and other.test are the app's dev server under names the stack does or does not allow.
+      "--host-resolver-rules=MAP app.test 127.0.0.1, MAP other.test 127.0.0.1"],
   });
 });
 
+beforeEach(() => {
+  consoleErrors = [];
+});
+
+/** Fails the test on a console error it did not expect (allowed: regexps for expected refusals). */
+function assertConsoleClean(allowed = []) {
+  const unexpected = consoleErrors.filter((e) => !allowed.some((re) => re.test(e)));
+  assert.deepEqual(unexpected, [], "unexpected console errors");
+}
+
+function watchConsole(page) {
+  page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(m.text());
+  });
+}
+
 after(async () => {
   await browser?.close();
+  appServer?.close();
   if (stackProc?.pid) {
     const exited = new Promise((res) => stackProc.once("exit", res));
     try {
@@ -82,7 +113,7 @@ after(async () => {
 
 async function openPage(params) {
   const page = await browser.newPage();
-  page.on("pageerror", (e) => console.error("page error:", e));
+  watchConsole(page);
   await page.goto(issuer + "/");
   await page.waitForFunction(() => window.demo !== undefined, null, WAIT);
   await page.evaluate((p) => window.demo.connect(p), params);
@@ -111,10 +142,15 @@ for (const router of ["worker", "proxy"]) {
       // The subprotocol carried the token; the page shows who is online.
       assert.match(await a.textContent("#presence"), /bob/);
 
+      // The page says which router this tab uses.
+      assert.match(await a.textContent("#router-in-use"), new RegExp(`^${router} \\(ws://127\\.0\\.0\\.1:\\d+\\)$`));
+      assert.match(await a.title(), new RegExp(`alice@${org} via ${router}`));
+
       await b.close();
       await a.waitForFunction(() => window.demo.state.events.includes("leave bob"), null, WAIT);
       await a.close();
       await x.close();
+      assertConsoleClean();
     });
 
     test("a replayed token is refused and the client recovers with a fresh one", async () => {
@@ -123,6 +159,106 @@ for (const router of ["worker", "proxy"]) {
       await d.waitForFunction(() => window.demo.state.rejected.includes("replayed"), null, WAIT);
       await d.waitForFunction(() => window.demo.state.welcomes.length >= 2 && window.demo.state.status === "open", null, WAIT);
       await d.close();
+      // The refused upgrade and the pre-flight's 401 are the browser's own, expected, reports.
+      assertConsoleClean([/WebSocket connection to '.*' failed/, /Failed to load resource: the server responded with a status of 401/]);
     });
   });
 }
+
+test("the demo page's form validation works (patterns valid under the v flag)", async () => {
+  const page = await browser.newPage();
+  watchConsole(page);
+  await page.goto(issuer + "/");
+  await page.waitForFunction(() => window.demo !== undefined, null, WAIT);
+  const valid = await page.evaluate(() => {
+    const user = document.querySelector('input[name="user"]');
+    const ok = user.checkValidity();
+    user.value = "bad user!";
+    const bad = user.checkValidity();
+    user.value = "a-b_C9";
+    return { ok, bad, dash: user.checkValidity() };
+  });
+  assert.deepEqual(valid, { ok: true, bad: false, dash: true });
+  await page.close();
+  assertConsoleClean();
+});
+
+// A frontend developer's app on its own dev server, as Vite serves it: another origin than the
+// issuer's, the client as a module, tokens from the issuer by CORS, sockets to both routers.
+const APP_HTML = `<!doctype html><meta charset="utf-8"><title>app</title>
+<script type="module">
+import { connect } from "/@modules/office-router-client.js";
+const issuer = new URLSearchParams(location.search).get("issuer");
+const router = new URLSearchParams(location.search).get("router");
+window.app = { status: [], rejected: [], welcome: null };
+const post = (path, body, token) => fetch(issuer + path, {
+  method: "POST",
+  headers: { "Content-Type": "application/json", ...(token ? { Authorization: "Bearer " + token } : {}) },
+  body: body ? JSON.stringify(body) : undefined,
+});
+connect({
+  requestAccess: async () => {
+    const { accessToken } = await (await post("/dev/session", { userId: "vite", orgId: "vite-org", role: "member" })).json();
+    const r = await post("/api/v1/cloudflare/request-access", null, accessToken);
+    if (!r.ok || !router) return r; // the client checks r.ok and the body
+    const a = await r.json();
+    return { ...a, url: router + new URL(a.url).pathname };
+  },
+  onStatus: (s, d) => window.app.status.push(s + (d.reason ? ":" + d.reason : "")),
+  onRejected: (r) => window.app.rejected.push(r),
+  onWelcome: (w) => (window.app.welcome = w),
+  backoff: { initialMs: 100, maxMs: 200 },
+});
+</script>`;
+
+function startApp() {
+  const client = readFileSync(join(root, "client/dist/office-router-client.js"));
+  return createHTTPServer((req, res) => {
+    if (req.url.startsWith("/@modules/office-router-client.js")) {
+      res.writeHead(200, { "Content-Type": "text/javascript" });
+      return res.end(client);
+    }
+    if (req.url === "/favicon.ico") {
+      res.writeHead(204);
+      return res.end();
+    }
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(APP_HTML);
+  });
+}
+
+describe("an app on its own dev server (Vite-style origin)", () => {
+  const routerURL = async (name) => {
+    const page = await browser.newPage();
+    await page.goto(issuer + "/demo/config.json");
+    const cfg = JSON.parse(await page.textContent("body"));
+    await page.close();
+    return cfg.routers.find((r) => r.name === name).url;
+  };
+  for (const [host, how] of [["localhost", "allowed by default in dev (http://localhost:*)"], ["app.test", "allowed by -origins (make dev ORIGINS=…)"]]) {
+    for (const router of ["worker", "proxy"]) {
+      test(`http://${host}:<port> connects to the ${router}: ${how}`, async () => {
+        const page = await browser.newPage();
+        watchConsole(page);
+        const r = await routerURL(router);
+        await page.goto(`http://${host}:${appPort}/?issuer=${encodeURIComponent(issuer)}&router=${encodeURIComponent(r)}`);
+        await page.waitForFunction(() => window.app?.welcome !== null && window.app?.welcome !== undefined, null, WAIT);
+        const w = await page.evaluate(() => window.app.welcome);
+        assert.equal(w.userId, "vite");
+        assert.equal(await page.evaluate(() => window.app.status.at(-1)), "open");
+        await page.close();
+        assertConsoleClean();
+      });
+    }
+  }
+
+  test("an origin the stack does not allow is refused by the issuer's CORS, before any socket", async () => {
+    const page = await browser.newPage();
+    watchConsole(page);
+    await page.goto(`http://other.test:${appPort}/?issuer=${encodeURIComponent(issuer)}`);
+    await page.waitForFunction(() => window.app?.status.includes("reconnecting:request_access_failed"), null, WAIT);
+    assert.equal(await page.evaluate(() => window.app.welcome), null);
+    await page.close();
+    assertConsoleClean([/blocked by CORS policy/, /Failed to load resource: net::ERR_FAILED/]);
+  });
+});

@@ -73,7 +73,7 @@ func (c *Config) validate() error {
 		}
 		c.Upstream = strings.TrimRight(c.Upstream, "/")
 	}
-	if _, err := httpx.ParseOrigins(c.AllowedOrigins); err != nil {
+	if _, err := httpx.ParseSocketOrigins(c.AllowedOrigins); err != nil {
 		return err
 	}
 	def := func(v *int, d int) {

@@ -14,7 +14,8 @@ var ErrBadOrigin = errors.New("not an origin like https://app.example.com, https
 // docs/configuration.md#allowed-origins and shared with the Worker (worker/src/origins.ts)
 // through testdata/vectors/origins.json:
 //
-//   - "*" matches any origin except "" and "null";
+//   - "*" matches any origin except "" and "null" (issuer CORS only: the routers refuse it, see
+//     ParseSocketOrigins);
 //   - "https://app.example.com" matches exactly (scheme, host and port);
 //   - "https://*.example.com" matches one or more labels under example.com, never the apex, with
 //     the same scheme and port;
@@ -56,6 +57,24 @@ func ParseOrigins(list []string) (Origins, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// ErrAnyOriginForSockets is wrapped by ParseSocketOrigins for a bare "*".
+var ErrAnyOriginForSockets = errors.New(`"*" would let any website open sockets as its visitors; list the origins (https://*.example.com for subdomains)`)
+
+// ParseSocketOrigins is ParseOrigins for the routers (the Go proxy, like the Worker), which never
+// accept a bare "*": an origin check that allows every site is no check.
+func ParseSocketOrigins(list []string) (Origins, error) {
+	o, err := ParseOrigins(list)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range o {
+		if p.any {
+			return nil, fmt.Errorf("ALLOWED_ORIGINS: %w", ErrAnyOriginForSockets)
+		}
+	}
+	return o, nil
 }
 
 func parseOriginPattern(raw string) (originPattern, error) {

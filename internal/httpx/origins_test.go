@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/qubital/office-router/internal/httpx"
@@ -11,7 +12,8 @@ import (
 
 // originVectors is testdata/vectors/origins.json, which worker/test/origins.test.ts reads too.
 type originVectors struct {
-	Valid   []string `json:"valid"`
+	Valid         []string `json:"valid"`
+	SocketInvalid []string `json:"socketInvalid"`
 	Invalid []string `json:"invalid"`
 	Cases   []struct {
 		Allowed []string `json:"allowed"`
@@ -47,6 +49,25 @@ func TestOriginPatternsFromSharedVectors(t *testing.T) {
 		if _, err := httpx.ParseOrigins([]string{p}); !errors.Is(err, httpx.ErrBadOrigin) {
 			t.Errorf("ParseOrigins(%q) = %v, want ErrBadOrigin", p, err)
 		}
+	}
+}
+
+func TestRoutersRefuseAnyOrigin(t *testing.T) {
+	v := readOriginVectors(t)
+	if len(v.SocketInvalid) == 0 {
+		t.Fatal("no socketInvalid vectors")
+	}
+	for _, list := range v.SocketInvalid {
+		entries := strings.Split(list, ",")
+		if _, err := httpx.ParseOrigins(entries); err != nil {
+			t.Errorf("ParseOrigins(%q) = %v: valid for CORS", list, err)
+		}
+		if _, err := httpx.ParseSocketOrigins(entries); !errors.Is(err, httpx.ErrAnyOriginForSockets) {
+			t.Errorf("ParseSocketOrigins(%q) = %v, want ErrAnyOriginForSockets", list, err)
+		}
+	}
+	if _, err := httpx.ParseSocketOrigins([]string{"https://*.example.com", "http://localhost:*"}); err != nil {
+		t.Errorf("patterns refused for sockets: %v", err)
 	}
 }
 

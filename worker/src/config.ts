@@ -1,6 +1,6 @@
 // Worker configuration from wrangler vars (docs/configuration.md), validated once per isolate.
 import type { Env } from "./env";
-import { originMatches, parseOriginPattern, type OriginPattern } from "./origins";
+import { ANY_ORIGIN_FOR_SOCKETS, originMatches, parseOriginPattern, type OriginPattern } from "./origins";
 import { importPublicKeys, type VerifyConfig } from "./verify";
 
 export interface RouterConfig extends VerifyConfig {
@@ -32,11 +32,14 @@ async function build(env: Env): Promise<RouterConfig> {
       .map((o) => o.trim())
       .filter((o) => o !== "")
       .map((o) => {
+        let p: OriginPattern;
         try {
-          return parseOriginPattern(o);
+          p = parseOriginPattern(o);
         } catch (e) {
           throw new Error(`ALLOWED_ORIGINS: ${JSON.stringify(o)}: ${e instanceof Error ? e.message : String(e)}`);
         }
+        if (p.any) throw new Error(`ALLOWED_ORIGINS: ${ANY_ORIGIN_FOR_SOCKETS}`);
+        return p;
       }),
   };
 }

@@ -13,6 +13,9 @@ export interface OriginPattern {
   literally: string;
 }
 
+/** The routers never accept a bare "*" (the issuer's CORS may). */
+export const ANY_ORIGIN_FOR_SOCKETS = '"*" would let any website open sockets as its visitors; list the origins (https://*.example.com for subdomains)';
+
 export const BAD_ORIGIN = "not an origin like https://app.example.com, https://*.example.com or http://localhost:*";
 
 const digits = (s: string): boolean => /^[0-9]{1,5}$/.test(s);

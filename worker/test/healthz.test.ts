@@ -21,6 +21,9 @@ describe("/healthz", () => {
     ["no issuer", { JWT_ISSUER: "" }, "JWT_ISSUER is required"],
     ["bad leeway", { JWT_LEEWAY_SECONDS: "five" }, "JWT_LEEWAY_SECONDS"],
     ["wildcard without a domain", { ALLOWED_ORIGINS: "https://*" }, "ALLOWED_ORIGINS"],
+    // testdata/vectors/origins.json socketInvalid: valid for the issuer's CORS, never for sockets.
+    ["a bare * for sockets", { ALLOWED_ORIGINS: "*" }, "would let any website"],
+    ["a bare * among others", { ALLOWED_ORIGINS: "https://a.test,*" }, "would let any website"],
   ] as const)("is 503 with the reason: %s", async (_name, vars, reason) => {
     const res = await call(vars);
     expect(res.status).toBe(503);

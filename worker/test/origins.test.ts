@@ -1,7 +1,10 @@
 // The Worker's ALLOWED_ORIGINS rules against the shared vectors; internal/httpx/origins_test.go
 // runs the same file through the Go issuer's and proxy's matcher.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import vectors from "../../testdata/vectors/origins.json";
+import { getConfig } from "../src/config";
+import type { Env } from "../src/env";
 import { originMatches, parseOriginPattern } from "../src/origins";
 
 describe("shared origin vectors", () => {
@@ -13,6 +16,10 @@ describe("shared origin vectors", () => {
   });
   it.each(vectors.invalid)("refuses the pattern %j", (p) => {
     expect(() => parseOriginPattern(p)).toThrow(/not an origin/);
+  });
+  it.each(vectors.socketInvalid)("the Worker refuses %j for sockets", async (list) => {
+    for (const o of list.split(",")) expect(() => parseOriginPattern(o)).not.toThrow(); // valid for CORS
+    await expect(getConfig({ ...env, ALLOWED_ORIGINS: list } as Env)).rejects.toThrow(/would let any website/);
   });
   it.each(vectors.cases.map((c) => [c.allowed.join(","), c.origin, c.want] as const))("%s allows %j: %s", (allowed, origin, want) => {
     const patterns = allowed === "" ? [] : allowed.split(",").map(parseOriginPattern);

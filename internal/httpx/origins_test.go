@@ -14,8 +14,8 @@ import (
 type originVectors struct {
 	Valid         []string `json:"valid"`
 	SocketInvalid []string `json:"socketInvalid"`
-	Invalid []string `json:"invalid"`
-	Cases   []struct {
+	Invalid       []string `json:"invalid"`
+	Cases         []struct {
 		Allowed []string `json:"allowed"`
 		Origin  string   `json:"origin"`
 		Want    bool     `json:"want"`

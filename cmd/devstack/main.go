@@ -55,8 +55,9 @@ Runs the whole office-router stack locally with fresh dev keys: the issuer in de
 at /), the Worker under wrangler dev and the Go edge proxy. Ctrl-C or SIGTERM stops everything,
 wrangler's workerd included; so does the death of its parent (Linux).
 
-Logs: one line per refused request of the issuer and the Go proxy by default (router, reason,
-user and org when known, never the token); -v adds every server's own log, wrangler's included.`,
+Logs: one line per refused request of the issuer, the Worker and the Go proxy by default
+(router, reason, user and org when known, never the token); -v shows every server's own log
+instead, wrangler's included.`,
 	Env: []cli.Env{
 		{Name: "ALLOWED_ORIGINS", Meaning: "extra browser origins, as -origins (the flag wins)"},
 	},
@@ -114,6 +115,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(slog.NewTextHandler(logOut, nil))
 	refusals := &refusalLog{out: stderr}
+	var wranglerOut io.Writer = &workerRefusals{log: refusals}
+	if *verbose {
+		wranglerOut = stderr
+	}
 
 	// A fresh dev key pair every run: nothing to fetch, nothing secret to keep.
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -188,8 +193,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_ = os.RemoveAll(state)
 		wr, err = stack.Wrangler(stack.WranglerOptions{Root: root, Port: *workerPort, PersistTo: state, Vars: map[string]string{
 			"CONN_JWT_PUBLIC_KEY": string(pubPEM), "JWT_ISSUER": issuer.DevIssuer, "JWT_AUDIENCE": issuer.DevAudience,
-			"ALLOWED_ORIGINS": strings.Join(origins, ","),
-		}}, logOut)
+			"ALLOWED_ORIGINS": strings.Join(origins, ","), "LOG_REFUSALS": "1",
+		}}, wranglerOut)
 		if err != nil {
 			return err
 		}

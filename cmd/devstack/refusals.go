@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -55,6 +56,7 @@ func (l *refusalLog) wrap(name string, next http.Handler) http.Handler {
 }
 
 var (
+	ansi    = regexp.MustCompile(`\x1b\[[0-9;]*m`) // wrangler colours warnings
 	idRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 	orgPath = regexp.MustCompile(`^/orgs/([A-Za-z0-9_-]{1,128})/(ws|publish)$`)
 )
@@ -130,3 +132,34 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (r *recorder) Flush() { _ = http.NewResponseController(r.ResponseWriter).Flush() }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// workerRefusals passes on the Worker's refusal lines (LOG_REFUSALS=1, worker/src/index.ts) from
+// wrangler's output and drops the rest, so the default output is the same for all three servers.
+type workerRefusals struct {
+	log  *refusalLog
+	mu   sync.Mutex
+	part []byte
+}
+
+func (w *workerRefusals) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.part = append(w.part, p...)
+	for {
+		i := bytes.IndexByte(w.part, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(w.part[:i])
+		w.part = w.part[i+1:]
+		if j := strings.Index(line, "refused  worker "); j >= 0 {
+			w.log.mu.Lock()
+			fmt.Fprintf(w.log.out, "%s %s\n", time.Now().Format("15:04:05"), strings.TrimSpace(ansi.ReplaceAllString(line[j:], "")))
+			w.log.mu.Unlock()
+		}
+	}
+	if len(w.part) > 64<<10 { // a runaway line without a newline: drop it
+		w.part = w.part[:0]
+	}
+	return len(p), nil
+}

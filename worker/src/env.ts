@@ -9,4 +9,6 @@ export interface Env {
   ALLOWED_ORIGINS: string;
   JWT_LEEWAY_SECONDS: string;
   JWT_MAX_TTL_SECONDS: string;
+  /** "1": one log line per refused request (status, reason, org; never the token). The dev stack sets it. */
+  LOG_REFUSALS?: string;
 }

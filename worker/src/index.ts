@@ -145,7 +145,18 @@ export default {
       if (m[2] === "ws") return await handleSocket(request, env, cfg, pathOrg, cors);
       return await handlePublish(request, env, cfg, pathOrg);
     } catch (e) {
-      return errorResponse(e, corsHeaders(cfg, origin));
+      const res = errorResponse(e, corsHeaders(cfg, origin));
+      if (env.LOG_REFUSALS === "1") logRefusal(request, url, res, e);
+      return res;
     }
   },
 } satisfies ExportedHandler<Env>;
+
+/** The dev stack's line per refused request, as cmd/devstack prints for the Go servers; never the token. */
+function logRefusal(request: Request, url: URL, res: Response, e: unknown): void {
+  const reason = e instanceof TokenError ? e.reason : e instanceof HttpError ? e.code : "internal";
+  const m = ROUTE.exec(url.pathname);
+  const org = m && isValidId(decodeURIComponent(m[1])) ? ` org=${decodeURIComponent(m[1])}` : "";
+  const origin = request.headers.get("Origin");
+  console.warn(`refused  worker ${request.method} ${url.pathname} → ${res.status} ${reason}${org}${origin ? ` origin=${JSON.stringify(origin)}` : ""}`);
+}

@@ -46,7 +46,7 @@ type Config struct {
 	SupabaseJWTSecret string
 	// AllowedOrigins is ALLOWED_ORIGINS (comma list): browser origins that get CORS headers.
 	// Patterns as in docs/configuration.md#allowed-origins: exact, "https://*.example.com",
-	// "http://localhost:*", or "*" for any. This defaults to none.
+	// "http://localhost:*", or "*" for any. This defaults to none; in Dev to DevAllowedOrigins.
 	AllowedOrigins []string
 	// MaxBodyBytes bounds request bodies. This defaults to 64 KiB.
 	MaxBodyBytes int64
@@ -89,6 +89,10 @@ const (
 	DevWebSocketBase = "ws://127.0.0.1:8787"
 )
 
+// DevAllowedOrigins are the origins Dev allows when ALLOWED_ORIGINS is empty: any port of
+// localhost, where frontend dev servers (Vite's :5173) run. Never outside Dev.
+var DevAllowedOrigins = []string{"http://localhost:*", "http://127.0.0.1:*"}
+
 func (c *Config) applyDevDefaults() {
 	if !c.Dev {
 		return
@@ -101,6 +105,9 @@ func (c *Config) applyDevDefaults() {
 	}
 	if c.WebSocketBaseURL == "" {
 		c.WebSocketBaseURL = DevWebSocketBase
+	}
+	if len(c.AllowedOrigins) == 0 {
+		c.AllowedOrigins = DevAllowedOrigins
 	}
 }
 

@@ -488,6 +488,41 @@ func TestNewReportsEveryBadVariableAtOnce(t *testing.T) {
 	}
 }
 
+// Dev mode alone allows any localhost port (frontend dev servers); production allows nothing by default.
+func TestDevAllowsLocalhostOriginsByDefault(t *testing.T) {
+	preflight := func(t *testing.T, s http.Handler, origin string) int {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodOptions, "/api/v1/cloudflare/request-access", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	dev, err := issuer.New(issuer.Config{Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	for origin, want := range map[string]int{
+		"http://localhost:5173": http.StatusNoContent, "http://127.0.0.1:3000": http.StatusNoContent,
+		"https://localhost:5173": http.StatusForbidden, "http://evil.test": http.StatusForbidden,
+	} {
+		if got := preflight(t, dev, origin); got != want {
+			t.Errorf("dev: pre-flight from %s = %d, want %d", origin, got, want)
+		}
+	}
+	idp := newFakeWorkOS(t)
+	prod, err := issuer.New(func() issuer.Config { c := baseConfig(t, idp); c.AllowedOrigins = nil; return c }())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if got := preflight(t, prod, "http://localhost:5173"); got != http.StatusForbidden {
+		t.Errorf("production: pre-flight from localhost = %d, want 403", got)
+	}
+}
+
 func TestAllowedOriginPatterns(t *testing.T) {
 	s, err := issuer.New(issuer.Config{Dev: true, AllowedOrigins: []string{"https://*.example.com", "http://localhost:*"}})
 	if err != nil {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -293,11 +292,6 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 	p.serveHub(w, r, id, ext, start)
 }
 
-type publishBody struct {
-	To   *string         `json:"to"`
-	Data json.RawMessage `json:"data"`
-}
-
 func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -333,8 +327,8 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		writeError(w, ErrBodyTooLarge)
 		return
 	}
-	var body publishBody
-	if json.Unmarshal(raw, &body) != nil || body.Data == nil || (body.To != nil && !verifier.IsValidID(*body.To)) {
+	body, err := verifier.ParsePublishBody(raw)
+	if err != nil {
 		writeError(w, ErrBadRequest)
 		return
 	}
@@ -342,13 +336,9 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		p.forwardHTTP(w, r, http.MethodPost, raw)
 		return
 	}
-	to := ""
-	if body.To != nil {
-		to = *body.To
-	}
 	n := 0
 	if h := p.hub(org); h != nil {
-		n = h.publish(to, body.Data)
+		n = h.publish(body.To, body.Data)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
 }

@@ -271,7 +271,7 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 			p.forwardHTTP(w, r, http.MethodGet, nil) // the upstream knows which jtis are used
 			return
 		}
-		if p.cfg.Upstream == "" && p.replay.Seen(id.JTI, p.now()) {
+		if p.replay.Seen(id.JTI, p.now()) { // hub mode, or forward mode with identity headers
 			p.reject(w, ip, verifier.ErrReplayed, start)
 			return
 		}
@@ -281,12 +281,17 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 			"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 		return
 	}
+	// The jti is spent here in hub mode and in forward mode with identity headers; with
+	// ForwardToken the upstream judges the token, so spending it first would make it refuse
+	// every socket as replayed.
+	if !p.cfg.ForwardToken || p.cfg.Upstream == "" {
+		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
+			p.reject(w, ip, err, start)
+			return
+		}
+	}
 	if p.cfg.Upstream != "" {
 		p.forward(w, r, id, ext, start)
-		return
-	}
-	if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
-		p.reject(w, ip, err, start)
 		return
 	}
 	p.serveHub(w, r, id, ext, start)

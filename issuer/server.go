@@ -133,13 +133,14 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.dev != nil {
 		s.routes["/dev/session"] = map[string]handlerFunc{http.MethodPost: s.handleDevSession}
 	}
-	metricsHandler := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
-	s.routes["/metrics"] = map[string]handlerFunc{http.MethodGet: func(w http.ResponseWriter, r *http.Request) error {
-		metricsHandler.ServeHTTP(w, r)
-		return nil
-	}}
 	s.handler = http.HandlerFunc(s.serve)
 	return s, nil
+}
+
+// MetricsHandler serves the Prometheus metrics. The issuer's own handler never serves them:
+// mount this on a private listener (issuer -metrics-addr), never on the public one.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 }
 
 // Close stops the WorkOS JWKS refresher.

@@ -110,7 +110,8 @@ func (p *Proxy) Stats() Stats {
 	return s
 }
 
-// MetricsHandler serves the Prometheus metrics (also on /metrics of the proxy itself).
+// MetricsHandler serves the Prometheus metrics. The proxy itself never serves them: mount this
+// on a private listener (edgeproxy -metrics-addr), never on the public one.
 func (p *Proxy) MetricsHandler() http.Handler { return p.metrics }
 
 var route = regexp.MustCompile(`^/orgs/([^/]+)/(ws|publish)$`)
@@ -119,9 +120,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/healthz":
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		return
-	case "/metrics":
-		p.metrics.ServeHTTP(w, r)
 		return
 	}
 	m := route.FindStringSubmatch(r.URL.Path)

@@ -33,6 +33,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	dev := fs.Bool("dev", false, "dev mode: local identity provider, generated keys and defaults (never in production)")
 	pubOut := fs.String("write-public-key", "", "write the signing public key as PEM to this file (for CONN_JWT_PUBLIC_KEY)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9091", `serve /metrics here only (never on -addr); "off" serves none`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,6 +52,13 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		if err := os.WriteFile(*pubOut, srv.PublicKeyPEM(), 0o644); err != nil {
 			return fmt.Errorf("-write-public-key: %w", err)
 		}
+	}
+	msrv, err := serve.Metrics(*metricsAddr, srv.MetricsHandler(), logger)
+	if err != nil {
+		return err
+	}
+	if msrv != nil {
+		defer msrv.Close()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -164,14 +163,6 @@ func writeError(w http.ResponseWriter, err error) {
 	httpx.WriteError(w, status, code)
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // checkUpgrade: a request that asks for a WebSocket must be a well-formed handshake before
 // any token work (docs/protocol.md).
 func checkUpgrade(r *http.Request) error {
@@ -252,7 +243,7 @@ func (p *Proxy) reject(w http.ResponseWriter, ip string, err error, start time.T
 
 func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string) {
 	start := time.Now()
-	ip := clientIP(r)
+	ip := p.clientIP(r)
 	if blocked, wait := p.failures.blocked(ip); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		p.m.handshakes.WithLabelValues("rejected", ErrRateLimited.Reason).Inc()

@@ -57,10 +57,14 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	defer v.Close()
+	trusted, err := proxy.ParseTrustedProxies(getenv("TRUSTED_PROXIES"))
+	if err != nil {
+		return err
+	}
 	p, err := proxy.New(proxy.Config{
 		AllowedOrigins: issuer.SplitList(getenv("ALLOWED_ORIGINS")), Upstream: *upstream, ForwardToken: *forwardToken,
 		MaxMessageBytes: *maxMsg, MaxConnsPerOrg: *perOrg, MaxConnsPerUser: *perUser, SendQueue: *queue,
-		FailuresPerSecond: *failures, FailureBurst: *failureBurst,
+		FailuresPerSecond: *failures, FailureBurst: *failureBurst, TrustedProxies: trusted,
 	}, v, proxy.WithLogger(logger))
 	if err != nil {
 		return err

@@ -93,8 +93,9 @@ func runStack(m *testing.M) (int, error) {
 		return p, err
 	}
 
-	iss := exec.Command(filepath.Join(binDir, "issuer"), "-dev", "-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-metrics-addr", "off")
-	iss.Env = append(os.Environ(), "JWT_PRIVATE_KEY_FILE="+keyFile, "WEBSOCKET_BASE_URL=ws"+workerURL[4:],
+	iss := exec.Command(filepath.Join(binDir, "issuer"), "-dev", "-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-metrics-addr", "off",
+		"-dev-key-file", keyFile)
+	iss.Env = append(os.Environ(), "WEBSOCKET_BASE_URL=ws"+workerURL[4:],
 		"ALLOWED_ORIGINS="+allowedOrigin)
 	issP, err := start("issuer", iss)
 	if err != nil {

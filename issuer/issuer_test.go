@@ -243,7 +243,7 @@ func TestConfigErrors(t *testing.T) {
 		{"short supabase secret", func(c *issuer.Config) { c.SupabaseJWTSecret = "short-secret" }, "SUPABASE_JWT_SECRET"},
 		{"bad origin", func(c *issuer.Config) { c.AllowedOrigins = []string{"app.test"} }, "ALLOWED_ORIGINS"},
 		{"previous keys garbage", func(c *issuer.Config) { c.PreviousPublicKeysPEM = "nope" }, "JWT_PREVIOUS_PUBLIC_KEYS"},
-		{"dev with workos", func(c *issuer.Config) { c.Dev = true }, "WORKOS_JWKS_URL"},
+		{"dev with workos", func(c *issuer.Config) { c.Dev = true; c.PrivateKeyPEM = "" }, "WORKOS_JWKS_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,6 +40,8 @@ interface Attachment {
   role: string;
   /** Unix ms of the upgrade: the liveness reference until the first ping. */
   connectedAt: number;
+  /** Set when the server closed the socket: later frames from it are dropped. */
+  closing?: boolean;
   /** Set once the socket's end was handled, so that it never announces a second leave. */
   ended?: boolean;
 }
@@ -215,6 +217,9 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // Frames still arriving after the server closed the socket (flood, 1009) are dropped: the
+    // runtime keeps delivering them, and readyState stays OPEN until the close completes.
+    if (this.attachment(ws).closing) return;
     if (tooBig(message)) {
       this.closeSocket(ws, CLOSE_TOO_BIG, "message too big");
       return;
@@ -290,6 +295,9 @@ export class WebSocketServer extends DurableObject<Env> {
 
   /** A close the server starts; the socket stays present until the close completes (webSocketClose). */
   private closeSocket(ws: WebSocket, code: number, reason: string): void {
+    const att = this.attachment(ws);
+    att.closing = true;
+    ws.serializeAttachment(att);
     try {
       ws.close(code, reason);
     } catch {

@@ -12,7 +12,7 @@ export { WebSocketServer } from "./do";
 
 const ROUTE = /^\/orgs\/([^/]+)\/(ws|publish)$/;
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -41,7 +41,7 @@ function transient(e: unknown): boolean {
 }
 
 /** The one place errors become responses: token reasons are 401, everything else carries its own status. */
-function toHttpError(e: unknown): HttpError {
+export function toHttpError(e: unknown): HttpError {
   if (e instanceof TokenError) return new HttpError(401, e.reason);
   if (e instanceof HttpError) return e;
   if (transient(e)) return new HttpError(503, "unavailable", { "Retry-After": String(RETRY_AFTER_SECONDS) });

@@ -2,6 +2,7 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { limitsFromEnv } from "../src/config";
+import { tooBig, utf8Length } from "../src/do";
 import { connect, errorOf, orgStub, upgradeHeaders, userToken, type Client } from "./helpers";
 
 const wsURL = (org: string) => `https://router.test/orgs/${org}/ws`;
@@ -85,5 +86,26 @@ describe("message rate", () => {
     expect(got.length).toBeLessThan(1000);
     expect(new Set(got).size).toBe(got.length);
     w.close();
+  });
+});
+
+describe("frame size", () => {
+  it.each([
+    ["ASCII at the limit", "a".repeat(65536), false],
+    ["ASCII over the limit", "a".repeat(65537), true],
+    ["2-byte characters at the limit", "é".repeat(32768), false],
+    ["2-byte characters over the limit (length under it)", "é".repeat(32769), true],
+    ["4-byte characters over the limit", "😀".repeat(16385), true],
+    ["lone surrogates count 3 bytes", "\ud800".repeat(21846), true],
+  ])("%s", (_n, s, want) => {
+    expect(utf8Length(s)).toBe(new TextEncoder().encode(s).length);
+    expect(tooBig(s)).toBe(want);
+  });
+
+  it("closes with 1009 on a frame whose UTF-8 size, not length, passes 64 KiB", async () => {
+    const c = await connect(await userToken("wide", "org-wide"), "org-wide");
+    await c.next();
+    c.send("é".repeat(33000));
+    expect((await c.closed).code).toBe(1009);
   });
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 // The shared conformance vectors and a throwaway test key (testdata/keys/README.md) reach the

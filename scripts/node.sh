@@ -57,8 +57,9 @@ node_select() {
     fi
     mkdir -p "$tools" || { echo "node: cannot create $tools" >&2; return 1; }
     tmp=$(mktemp -d "$tools/.fetch.XXXXXX") || { echo "node: cannot create a temporary folder in $tools" >&2; return 1; }
-    if ! (cd "$tmp" && npm pack "node-$plat@$node_pin" --silent >stdout 2>stderr); then
-      err=$(grep -m1 -i 'error' "$tmp/stderr" | sed 's/^npm error //')
+    if ! (cd "$tmp" && npm pack "node-$plat@$node_pin" --loglevel error >stdout 2>stderr); then
+      # npm's first "npm error code X" line is the stable part (ECONNREFUSED, E404, ETIMEDOUT).
+      err=$(sed -n 's/^npm error code //p' "$tmp/stderr" | head -n1)
       rm -rf "$tmp"
       echo "node: cannot fetch node-$plat@$node_pin from the npm registry (${err:-npm pack failed}); install Node 22.12+ or 24 LTS, or retry" >&2
       return 1

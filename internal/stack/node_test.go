@@ -49,7 +49,7 @@ func TestNodeSelect(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		machine string                            // version the machine's node reports
+		machine string                           // version the machine's node reports
 		tools   func(t *testing.T, tools string) // prepares OFFICE_ROUTER_TOOLS
 		env     []string
 		want    string // "machine", "tools", or "" for a failure

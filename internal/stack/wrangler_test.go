@@ -20,9 +20,9 @@ import (
 	"github.com/qubital/office-router/issuer"
 )
 
-// TestWranglerDevEnv starts the dev Worker the way the dev stack and e2e do, in a shell that
-// exports a wrong key and a wrong issuer, and a repository .dev.vars can't be involved: the key
-// must reach the Worker as the declared secret and the issuer from Vars, or no token verifies.
+// TestWranglerDevEnv starts the dev Worker the way the dev stack and e2e do, from a shell that
+// exports a wrong key, issuer and origin list: the key must reach the Worker as the declared
+// secret, the issuer from Vars and the origins from env.dev, or the verdicts below change.
 func TestWranglerDevEnv(t *testing.T) {
 	root, err := stack.RepoRoot()
 	if err != nil {
@@ -38,6 +38,7 @@ func TestWranglerDevEnv(t *testing.T) {
 	pub, _ := rsakey.EncodePublicKeyPEM(&key.PublicKey)
 	t.Setenv("CONN_JWT_PUBLIC_KEY", "not a key")
 	t.Setenv("JWT_ISSUER", "from-the-shell")
+	t.Setenv("ALLOWED_ORIGINS", "https://from-the-shell.test") // not in Vars: env.dev's list must hold
 
 	port, err := stack.FreePort()
 	if err != nil {
@@ -59,12 +60,15 @@ func TestWranglerDevEnv(t *testing.T) {
 	tests := []struct {
 		name       string
 		iss        string
+		origin     string
 		wantStatus int
 		wantReason string
 	}{
 		{name: "issuer from Vars", iss: "stack-test", wantStatus: http.StatusSwitchingProtocols},
 		{name: "issuer from the shell is not used", iss: "from-the-shell", wantStatus: http.StatusUnauthorized, wantReason: "wrong_issuer"},
 		{name: "env.dev's issuer is overridden", iss: "office-router-dev", wantStatus: http.StatusUnauthorized, wantReason: "wrong_issuer"},
+		{name: "env.dev's origins", iss: "stack-test", origin: "http://127.0.0.1:8080", wantStatus: http.StatusSwitchingProtocols},
+		{name: "origins from the shell are not used", iss: "stack-test", origin: "https://from-the-shell.test", wantStatus: http.StatusForbidden, wantReason: "origin_not_allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +80,11 @@ func TestWranglerDevEnv(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := harness.Dial(t.Context(), harness.OrgURL(base, "acme"), tok.Token, harness.InHeader, nil)
+			hdr := http.Header{}
+			if tt.origin != "" {
+				hdr.Set("Origin", tt.origin)
+			}
+			res, err := harness.Dial(t.Context(), harness.OrgURL(base, "acme"), tok.Token, harness.InHeader, hdr)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -35,7 +35,10 @@ node_select() {
   if machine=$(command -v node 2>/dev/null); then
     machine_v=$(node --version 2>/dev/null) || machine_v="unknown"
     if node_supported "$machine_v"; then
-      echo "node: $machine_v at $machine (the machine's)" >&2
+      case "$machine" in
+        "$tools"/*) echo "node: $machine_v at $machine (project-local, already first on PATH)" >&2 ;;
+        *) echo "node: $machine_v at $machine (the machine's)" >&2 ;;
+      esac
       dirname "$machine"
       return 0
     fi

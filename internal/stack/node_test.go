@@ -1,10 +1,10 @@
 package stack_test
 
 import (
+	"cmp"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -33,9 +33,6 @@ func fakeNode(t *testing.T, dir, version, realNode string) {
 // TestNodeSelect runs scripts/node.sh --bin-dir with a PATH whose first `node` is a stand-in of a
 // given version, and checks which Node it picks, or that it fails with one line.
 func TestNodeSelect(t *testing.T) {
-	if runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
-		t.Fatalf("node.sh pins Node for linux/amd64 and linux/arm64 only; this is %s/%s", runtime.GOOS, runtime.GOARCH)
-	}
 	root, err := stack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +41,16 @@ func TestNodeSelect(t *testing.T) {
 	if err != nil {
 		t.Fatal("the machine's node is needed to run npm in this test:", err)
 	}
-	plat := map[string]string{"amd64": "linux-x64", "arm64": "linux-arm64"}[runtime.GOARCH]
-	pinned := "node-v24.21.0-" + plat
+	// A stand-in `uname` says Linux x86_64 (unless a case says otherwise), so the cases hold on
+	// any machine.
+	const plat, pinned = "linux-x64", "node-v24.21.0-linux-x64"
 
 	tests := []struct {
 		name    string
 		machine string                           // version the machine's node reports
 		tools   func(t *testing.T, tools string) // prepares OFFICE_ROUTER_TOOLS
 		env     []string
+		uname   string // "-s -m" answer of the stand-in uname; "Linux x86_64" when empty
 		want    string // "machine", "tools", or "" for a failure
 		wantMsg string // in the one line on stderr
 	}{
@@ -76,6 +75,13 @@ func TestNodeSelect(t *testing.T) {
 			wantMsg: "node: cannot fetch node-" + plat + "@24.21.0 from the npm registry (ECONNREFUSED)"},
 		{name: "registry unreachable", machine: "v20.20.2", env: []string{"npm_config_registry=http://127.0.0.1:9/", "npm_config_fetch_retries=0"},
 			wantMsg: "node: cannot fetch node-" + plat + "@24.21.0 from the npm registry (ECONNREFUSED)"},
+		{name: "no pinned Node for the platform", machine: "v20.20.2", uname: "Darwin arm64",
+			wantMsg: "node: no pinned Node for Darwin-arm64; install Node 22.12+ or 24 LTS (found: v20.20.2)"},
+		{name: "linux arm64 is pinned too", machine: "v20.20.2", uname: "Linux aarch64", want: "tools-arm64",
+			tools: func(t *testing.T, tools string) {
+				fakeNode(t, filepath.Join(tools, "node-v24.21.0-linux-arm64", "bin"), "v24.21.0", realNode)
+			},
+			wantMsg: "project-local"},
 		{
 			name: "fetched Node that does not run", machine: "v20.20.2",
 			tools: func(t *testing.T, tools string) {
@@ -99,6 +105,9 @@ func TestNodeSelect(t *testing.T) {
 			machineDir := t.TempDir()
 			tools := filepath.Join(t.TempDir(), "tools")
 			fakeNode(t, machineDir, tt.machine, realNode)
+			sys, arch, _ := strings.Cut(cmp.Or(tt.uname, "Linux x86_64"), " ")
+			writeScript(t, filepath.Join(machineDir, "uname"),
+				`case "$1" in -s) echo `+sys+`;; -m) echo `+arch+`;; *) echo `+sys+`;; esac`)
 			path := machineDir + ":" + os.Getenv("PATH")
 			if tt.tools != nil {
 				tt.tools(t, tools)
@@ -125,8 +134,12 @@ func TestNodeSelect(t *testing.T) {
 				if err != nil || got != machineDir {
 					t.Errorf("got %q, %v; want the machine's %q", got, err, machineDir)
 				}
-			case "tools":
-				if want := filepath.Join(tools, pinned, "bin"); err != nil || got != want {
+			case "tools", "tools-arm64":
+				want := filepath.Join(tools, pinned, "bin")
+				if tt.want == "tools-arm64" {
+					want = filepath.Join(tools, "node-v24.21.0-linux-arm64", "bin")
+				}
+				if err != nil || got != want {
 					t.Errorf("got %q, %v; want the fetched %q", got, err, want)
 				}
 			default:

@@ -1,6 +1,8 @@
 // office-router browser client: one dependency-free ES module.
 // Protocol, reason codes and close codes: docs/protocol.md and docs/reason-codes.md.
 export const SUBPROTOCOL = "office-router.v1";
+/** The ping period the routers expect (docs/protocol.md#liveness). */
+export const PING_INTERVAL_MS = 30000;
 /** Close codes after which reconnecting cannot help (docs/protocol.md#close-codes). */
 const TERMINAL_CLOSE = new Set([1000, 1007, 1009]);
 /** Handshake reasons a fresh token will not fix: configuration or identity problems. */
@@ -74,6 +76,7 @@ export function connect(opts) {
     const connectTimeoutMs = opts.connectTimeoutMs ?? 10000;
     const bufferSize = opts.sendBufferSize ?? 32;
     const pending = [];
+    let pingTimer;
     const setStatus = (s, detail = {}) => {
         status = s;
         opts.onStatus?.(s, { ...detail, attempt });
@@ -134,6 +137,14 @@ export function connect(opts) {
                     sock.close(); // a socket stuck in CONNECTING; onclose retries
             }, connectTimeoutMs);
         }
+        const pingEvery = opts.pingIntervalMs ?? PING_INTERVAL_MS;
+        const ping = () => {
+            // One timer per socket, ending with it: a replaced or closed socket stops pinging.
+            if (ws !== sock || stopped || sock.readyState !== WS.OPEN)
+                return;
+            sock.send("ping");
+            pingTimer = later(ping, pingEvery);
+        };
         sock.onopen = () => {
             cancel(connectTimer);
             opened = true;
@@ -141,6 +152,8 @@ export function connect(opts) {
             setStatus("open");
             while (pending.length > 0 && ws === sock)
                 sock.send(pending.shift());
+            if (pingEvery > 0)
+                pingTimer = later(ping, pingEvery);
         };
         sock.onmessage = (ev) => {
             if (typeof ev.data !== "string" || ev.data === "pong")
@@ -215,6 +228,7 @@ export function connect(opts) {
             pending.length = 0;
             cancel(timer);
             cancel(connectTimer);
+            cancel(pingTimer);
             const s = ws;
             ws = undefined;
             s?.close(1000, "client closed");

@@ -93,6 +93,11 @@ export interface ConnectOptions {
    * (sending while not open throws). Messages sent with `{ volatile: true }` are never kept.
    */
   sendBufferSize?: number;
+  /**
+   * How often an open socket sends the text "ping" (answered "pong"). The Worker closes a socket
+   * that sent none for two periods with 4000 (docs/protocol.md). Default 30 s; 0 turns it off.
+   */
+  pingIntervalMs?: number;
   /** Injection points for tests and non-browser runtimes. */
   WebSocket?: typeof WebSocket;
   fetch?: typeof fetch;
@@ -117,6 +122,9 @@ export interface Connection {
   /** Closes for good (no reconnect). */
   close(): void;
 }
+
+/** The ping period the routers expect (docs/protocol.md#liveness). */
+export const PING_INTERVAL_MS = 30_000;
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md#close-codes). */
 const TERMINAL_CLOSE = new Set([1000, 1007, 1009]);
@@ -197,6 +205,7 @@ export function connect(opts: ConnectOptions): Connection {
   const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
   const bufferSize = opts.sendBufferSize ?? 32;
   const pending: string[] = [];
+  let pingTimer: unknown;
 
   const setStatus = (s: Status, detail: { code?: number; reason?: string; retryInMs?: number } = {}) => {
     status = s;
@@ -251,12 +260,20 @@ export function connect(opts: ConnectOptions): Connection {
         if (ws === sock && !opened) sock.close(); // a socket stuck in CONNECTING; onclose retries
       }, connectTimeoutMs);
     }
+    const pingEvery = opts.pingIntervalMs ?? PING_INTERVAL_MS;
+    const ping = () => {
+      // One timer per socket, ending with it: a replaced or closed socket stops pinging.
+      if (ws !== sock || stopped || sock.readyState !== WS.OPEN) return;
+      sock.send("ping");
+      pingTimer = later(ping, pingEvery);
+    };
     sock.onopen = () => {
       cancel(connectTimer);
       opened = true;
       attempt = 0;
       setStatus("open");
       while (pending.length > 0 && ws === sock) sock.send(pending.shift()!);
+      if (pingEvery > 0) pingTimer = later(ping, pingEvery);
     };
     sock.onmessage = (ev: MessageEvent) => {
       if (typeof ev.data !== "string" || ev.data === "pong") return;
@@ -315,6 +332,7 @@ export function connect(opts: ConnectOptions): Connection {
       pending.length = 0;
       cancel(timer);
       cancel(connectTimer);
+      cancel(pingTimer);
       const s = ws;
       ws = undefined;
       s?.close(1000, "client closed");

@@ -258,3 +258,19 @@ test("sendBufferSize 0 keeps the old behaviour: sending while not open throws", 
   const h = harness(undefined, { sendBufferSize: 0 });
   assert.throws(() => h.conn.broadcast("a"), /not connected/);
 });
+
+test("an open socket sends ping every 30 s, and stops when it closes", async () => {
+  const h = harness();
+  await h.flush();
+  const ws = FakeSocket.instances[0];
+  ws.accept();
+  const ping = h.timers.at(-1)!;
+  assert.equal(ping.ms, 30_000);
+  ping.fn();
+  ping.fn();
+  assert.deepEqual(ws.sent, ["ping", "ping"]);
+  assert.equal(h.timers.at(-1)!.ms, 30_000);
+  h.conn.close();
+  h.timers.at(-1)!.fn();
+  assert.deepEqual(ws.sent, ["ping", "ping"], "no ping after close");
+});

@@ -133,8 +133,9 @@ func (r *recorder) Flush() { _ = http.NewResponseController(r.ResponseWriter).Fl
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// workerRefusals passes on the Worker's refusal lines (LOG_REFUSALS=1, worker/src/index.ts) from
-// wrangler's output and drops the rest, so the default output is the same for all three servers.
+// workerRefusals passes on the Worker's refusal events from wrangler's output (the JSON lines
+// worker/src/index.ts logs: {"event":"handshake_refused","org","status","reason"}) as the same
+// one-line shape the Go servers get, and drops the rest.
 type workerRefusals struct {
 	log  *refusalLog
 	mu   sync.Mutex
@@ -150,11 +151,11 @@ func (w *workerRefusals) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		line := string(w.part[:i])
+		line := ansi.ReplaceAllString(string(w.part[:i]), "")
 		w.part = w.part[i+1:]
-		if j := strings.Index(line, "refused  worker "); j >= 0 {
+		if l := workerRefusalLine(line); l != "" {
 			w.log.mu.Lock()
-			fmt.Fprintf(w.log.out, "%s %s\n", time.Now().Format("15:04:05"), strings.TrimSpace(ansi.ReplaceAllString(line[j:], "")))
+			fmt.Fprintf(w.log.out, "%s %s\n", time.Now().Format("15:04:05"), l)
 			w.log.mu.Unlock()
 		}
 	}
@@ -162,4 +163,39 @@ func (w *workerRefusals) Write(p []byte) (int, error) {
 		w.part = w.part[:0]
 	}
 	return len(p), nil
+}
+
+func workerRefusalLine(line string) string {
+	start, end := strings.IndexByte(line, '{'), strings.LastIndexByte(line, '}')
+	if start < 0 || end < start {
+		return ""
+	}
+	var ev struct {
+		Event  string `json:"event"`
+		Org    string `json:"org"`
+		Status int    `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal([]byte(line[start:end+1]), &ev) != nil {
+		return ""
+	}
+	var what string
+	switch ev.Event {
+	case "handshake_refused":
+		what = "ws"
+	case "publish_refused":
+		what = "publish"
+	default:
+		return ""
+	}
+	if !idRE.MatchString(ev.Reason) {
+		ev.Reason = "-"
+	}
+	out := fmt.Sprintf("refused  worker /orgs/%s/%s → %d %s", ev.Org, what, ev.Status, ev.Reason)
+	if idRE.MatchString(ev.Org) {
+		out += " org=" + ev.Org
+	} else {
+		out = fmt.Sprintf("refused  worker %s → %d %s", what, ev.Status, ev.Reason)
+	}
+	return out
 }

@@ -64,15 +64,17 @@ func TestWorkerRefusalsAreFilteredFromWranglerOutput(t *testing.T) {
 	var out strings.Builder
 	w := &workerRefusals{log: &refusalLog{out: &out}}
 	chunks := []string{
-		"⎔ Starting local server...\n[wrangler:inf] Ready on http://127.0.0.1:8787\n\x1b[33m▲ [WARNING]\x1b[0m refused  worker GET /orgs/acme/ws → 403 origin_not_allowed org=acme",
-		" origin=\"http://evil.test\"\x1b[0m\nsome other log\n",
+		"⎔ Starting local server...\n[wrangler:info] Ready on http://127.0.0.1:8787\n\x1b[2m{\"event\":\"handshake_refused\",\"org\":\"acme\",",
+		"\"status\":403,\"reason\":\"origin_not_allowed\"}\x1b[0m\nsome other log\n{\"event\":\"connected\",\"org\":\"acme\"}\n",
+		"{\"event\":\"publish_refused\",\"status\":401,\"reason\":\"wrong_scope\"}\n",
 	}
 	for _, c := range chunks {
 		if _, err := w.Write([]byte(c)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := regexp.MustCompile(`^\d\d:\d\d:\d\d refused  worker GET /orgs/acme/ws → 403 origin_not_allowed org=acme origin="http://evil.test"\n$`)
+	want := regexp.MustCompile(`^\d\d:\d\d:\d\d refused  worker /orgs/acme/ws → 403 origin_not_allowed org=acme\n` +
+		`\d\d:\d\d:\d\d refused  worker publish → 401 wrong_scope\n$`)
 	if !want.MatchString(out.String()) {
 		t.Fatalf("got %q", out.String())
 	}

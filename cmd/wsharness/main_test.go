@@ -45,7 +45,7 @@ func newDevStack(t *testing.T) devStack {
 	}
 	rs := httptest.NewServer(px)
 	t.Cleanup(func() { _ = px.Shutdown(t.Context()); rs.Close() })
-	iss, err := issuer.New(issuer.Config{Dev: true, PrivateKeyPEM: string(privPEM), WebSocketBaseURL: "ws" + strings.TrimPrefix(rs.URL, "http")})
+	iss, err := issuer.New(issuer.Config{Dev: true, DevPrivateKeyPEM: string(privPEM), WebSocketBaseURL: "ws" + strings.TrimPrefix(rs.URL, "http")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -191,9 +191,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		state := filepath.Join(devDir, "wrangler-state")
 		_ = os.RemoveAll(state)
-		wr, err = stack.Wrangler(stack.WranglerOptions{Root: root, Port: *workerPort, PersistTo: state, Vars: map[string]string{
+		// LogLevel "log": the Worker's console.log events, from which wranglerOut picks the refusals.
+		wr, err = stack.Wrangler(stack.WranglerOptions{Root: root, Port: *workerPort, PersistTo: state, LogLevel: "log", Vars: map[string]string{
 			"CONN_JWT_PUBLIC_KEY": string(pubPEM), "JWT_ISSUER": issuer.DevIssuer, "JWT_AUDIENCE": issuer.DevAudience,
-			"ALLOWED_ORIGINS": strings.Join(origins, ","), "LOG_REFUSALS": "1",
+			"ALLOWED_ORIGINS": strings.Join(origins, ","),
 		}}, wranglerOut)
 		if err != nil {
 			return err

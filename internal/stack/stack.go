@@ -155,6 +155,9 @@ type WranglerOptions struct {
 	// Env is the wrangler.jsonc environment to run. This defaults to "dev", which holds the dev
 	// issuer and origins; the top level is production and ships neither.
 	Env string
+	// LogLevel is wrangler's --log-level. This defaults to "warn"; "log" also shows the Worker's
+	// console.log lines (its structured events), which the dev stack filters.
+	LogLevel string
 }
 
 // workerSecrets are the names in wrangler.jsonc's "secrets": {"required": [...]}.
@@ -219,6 +222,9 @@ func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
 	if o.Env == "" {
 		o.Env = "dev"
 	}
+	if o.LogLevel == "" {
+		o.LogLevel = "warn"
+	}
 	// An empty env file in place of the default lookup: a developer's .dev.vars or .env in the
 	// repository would otherwise replace the environment that carries the dev key.
 	if err := os.MkdirAll(o.PersistTo, 0o700); err != nil {
@@ -230,7 +236,7 @@ func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
 	}
 	args := []string{"dev", "--config", filepath.Join(o.Root, "wrangler.jsonc"), "--env", o.Env, "--env-file", envFile,
 		"--ip", "127.0.0.1", "--port", fmt.Sprint(o.Port), "--inspector-port", fmt.Sprint(inspector),
-		"--persist-to", o.PersistTo, "--show-interactive-dev-session=false", "--log-level", "warn"}
+		"--persist-to", o.PersistTo, "--show-interactive-dev-session=false", "--log-level", o.LogLevel}
 	env := withPath(withoutVars(os.Environ(), workerBindings), nodeDir)
 	for k, v := range o.Vars {
 		if slices.Contains(workerSecrets, k) {

@@ -47,6 +47,7 @@ of another router (-upstream). Settings: the environment below and the flags
 		cli.EnvAllowedOrigins,
 		{Name: "JWT_LEEWAY_SECONDS", Meaning: "clock skew allowed on exp/nbf/iat (default 5)"},
 		{Name: "JWT_MAX_TTL_SECONDS", Meaning: "largest exp - iat accepted (default 60)"},
+		{Name: "TRUSTED_PROXIES", Meaning: "CIDRs whose CF-Connecting-IP / X-Forwarded-For the failed-handshake limiter believes"},
 	},
 }
 

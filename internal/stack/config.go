@@ -61,8 +61,8 @@ func (c wranglerConfig) bindingNames() []string {
 	return slices.Compact(names)
 }
 
-// stripJSONComments blanks out // and /* */ comments outside strings, keeping offsets (and so
-// json's error positions) intact.
+// stripJSONComments blanks out what JSONC adds to JSON outside strings: // and /* */ comments
+// and trailing commas, keeping offsets (and so json's error positions) intact.
 func stripJSONComments(b []byte) []byte {
 	out := slices.Clone(b)
 	inString, escaped := false, false
@@ -80,6 +80,10 @@ func stripJSONComments(b []byte) []byte {
 			}
 		case ch == '"':
 			inString = true
+		case ch == ',':
+			if j := nextSignificant(out, i+1); j < len(out) && (out[j] == '}' || out[j] == ']') {
+				out[i] = ' '
+			}
 		case ch == '/' && i+1 < len(out) && out[i+1] == '/':
 			for ; i < len(out) && out[i] != '\n'; i++ {
 				out[i] = ' '
@@ -97,4 +101,28 @@ func stripJSONComments(b []byte) []byte {
 		}
 	}
 	return out
+}
+
+// nextSignificant is the index of the first byte from i on that is not whitespace or inside a
+// comment (len(b) if none).
+func nextSignificant(b []byte, i int) int {
+	for i < len(b) {
+		switch {
+		case b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r':
+			i++
+		case b[i] == '/' && i+1 < len(b) && b[i+1] == '/':
+			for i < len(b) && b[i] != '\n' {
+				i++
+			}
+		case b[i] == '/' && i+1 < len(b) && b[i+1] == '*':
+			i += 2
+			for i+1 < len(b) && !(b[i] == '*' && b[i+1] == '/') {
+				i++
+			}
+			i += 2
+		default:
+			return i
+		}
+	}
+	return len(b)
 }

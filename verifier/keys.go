@@ -77,13 +77,13 @@ type jwksKeys struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the refresh loop and running unknown-kid fetches
 
-	seq     atomic.Uint64 // numbers fetches in the order they start
-	mu      sync.Mutex
-	keys    jwkset.Storage // the key set in use; replaced whole by a newer fetch
-	applied uint64         // seq of the fetch that produced keys
-	last    time.Time      // start of the last unknown-kid fetch; zero = budget available
-	running chan struct{}  // closed when the running unknown-kid fetch ends; nil = none
-	waitHook func() // tests: called by each handshake about to wait for a fetch
+	seq      atomic.Uint64 // numbers fetches in the order they start
+	mu       sync.Mutex
+	keys     jwkset.Storage // the key set in use; replaced whole by a newer fetch
+	applied  uint64         // seq of the fetch that produced keys
+	last     time.Time      // start of the last unknown-kid fetch; zero = budget available
+	running  chan struct{}  // closed when the running unknown-kid fetch ends; nil = none
+	waitHook func()         // tests: called by each handshake about to wait for a fetch
 }
 
 func newJWKSKeys(cfg Config, client *http.Client, logger *slog.Logger, now func() time.Time) *jwksKeys {

@@ -148,6 +148,9 @@ type WranglerOptions struct {
 	Port      int
 	Vars      map[string]string
 	PersistTo string // clean Durable Object state
+	// Config is the wrangler config file. This defaults to Root/wrangler.jsonc. wrangler dev
+	// reloads the Worker when this file changes (the rotation e2e changes its vars this way).
+	Config string
 }
 
 // WranglerBin is the pinned wrangler of worker/node_modules.
@@ -177,7 +180,10 @@ func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"dev", "--config", filepath.Join(o.Root, "wrangler.jsonc"), "--ip", "127.0.0.1",
+	if o.Config == "" {
+		o.Config = filepath.Join(o.Root, "wrangler.jsonc")
+	}
+	args := []string{"dev", "--config", o.Config, "--ip", "127.0.0.1",
 		"--port", fmt.Sprint(o.Port), "--inspector-port", fmt.Sprint(inspector), "--persist-to", o.PersistTo,
 		"--show-interactive-dev-session=false", "--log-level", "warn"}
 	for k, v := range o.Vars {

@@ -1,0 +1,546 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qubital/office-router/internal/harness"
+	"github.com/qubital/office-router/internal/rsakey"
+	"github.com/qubital/office-router/internal/stack"
+	"github.com/qubital/office-router/issuer"
+)
+
+// Rotation drill settings. Short for CI, and labelled as such: the shipped defaults are a 60 s
+// JWKS refresh and a 30 s unknown-kid budget (docs/operations.md gives production timings).
+const (
+	rotationRate          = 50                     // valid handshakes per second, per router
+	rotationProbeEvery    = 250 * time.Millisecond // forged-kid probes: 4/s per router, under the proxy's 10/s failure limit
+	rotationJWKSRefresh   = 2 * time.Second        // CI only: -jwks-refresh-interval (default 60s)
+	rotationPhase         = 2 * time.Second        // load between runbook steps
+	rotationInFlight      = 32                     // concurrent handshakes per router
+	rotationStepTimeout   = 60 * time.Second       // bound on any one runbook step (wrangler reloads are slow under load)
+	rotationOrg           = "rotation-org"
+	rotationJWKSRouteName = "/.well-known/jwks.json"
+)
+
+// TestKeyRotationRefusesNoOne executes docs/operations.md's runbook against every router while
+// valid handshakes (50/s each) and forged-kid probes run:
+//
+//   - the Go proxy with CONN_JWKS_URL reading the real issuer's JWKS (the issuer restarted with
+//     JWT_NEXT_PUBLIC_KEYS, then the switched key, then without the old key);
+//   - the Go proxy with CONN_JWT_PUBLIC_KEY, redeployed blue-green (a new process with the
+//     new PEM list; traffic moves once it is healthy; the old one drains on SIGTERM);
+//   - the Worker under wrangler dev, whose CONN_JWT_PUBLIC_KEY changes by editing its config
+//     file, which wrangler dev watches and reloads from (the local stand-in for `wrangler deploy`).
+//
+// It requires zero refused valid handshakes and zero accepted forged ones, and logs the counts.
+// What it cannot prove for the Worker: a production deploy's propagation across Cloudflare's
+// locations; it proves that the Worker accepts both keys once both PEMs are set and that the
+// reload itself refuses no handshake.
+func TestKeyRotationRefusesNoOne(t *testing.T) {
+	root, err := stack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	oldKey, nextKey, forgedKey := newRSAKey(t), newRSAKey(t), newRSAKey(t)
+	pems := func(keys ...*rsa.PrivateKey) string {
+		var b strings.Builder
+		for _, k := range keys {
+			p, _ := rsakey.EncodePublicKeyPEM(&k.PublicKey)
+			b.Write(p)
+		}
+		return b.String()
+	}
+
+	// The issuer: JWKS publisher, restarted with new settings at steps 1, 3 and 4.
+	issuerPort := freePort(t)
+	issuerBase := fmt.Sprintf("http://127.0.0.1:%d", issuerPort)
+	var issuerProc *stack.Proc
+	restartIssuer := func(signing *rsa.PrivateKey, next, previous string) {
+		t.Helper()
+		if issuerProc != nil {
+			if err := issuerProc.Stop(10 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+		keyPEM, _ := rsakey.EncodePrivateKeyPEM(signing)
+		cmd := exec.Command(filepath.Join(binDir, "issuer"), "-dev", "-addr", fmt.Sprintf("127.0.0.1:%d", issuerPort))
+		cmd.Env = append(os.Environ(), "JWT_PRIVATE_KEY="+string(keyPEM), "JWT_NEXT_PUBLIC_KEYS="+next,
+			"JWT_PREVIOUS_PUBLIC_KEYS="+previous, "WEBSOCKET_BASE_URL=ws://127.0.0.1:1", "ALLOWED_ORIGINS="+allowedOrigin)
+		p, err := stack.Start("issuer", cmd, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		issuerProc = p
+		ctx, cancel := context.WithTimeout(t.Context(), rotationStepTimeout)
+		defer cancel()
+		if err := stack.WaitHealthy(ctx, issuerBase+"/healthz", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restartIssuer(oldKey, "", "")
+	t.Cleanup(func() { _ = issuerProc.Stop(10 * time.Second) })
+
+	routerEnv := []string{"JWT_ISSUER=" + jwtIssuer, "JWT_AUDIENCE=" + jwtAudience, "ALLOWED_ORIGINS=" + allowedOrigin}
+	startProxy := func(t *testing.T, env []string, args ...string) (string, *stack.Proc) {
+		t.Helper()
+		port := freePort(t)
+		cmd := exec.Command(filepath.Join(binDir, "edgeproxy"), append([]string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, args...)...)
+		cmd.Env = append(append(os.Environ(), routerEnv...), env...)
+		p, err := stack.Start("edgeproxy", cmd, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Stop(10 * time.Second) })
+		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		ctx, cancel := context.WithTimeout(t.Context(), rotationStepTimeout)
+		defer cancel()
+		if err := stack.WaitHealthy(ctx, base+"/healthz", p); err != nil {
+			t.Fatal(err)
+		}
+		return base, p
+	}
+
+	jwksBase, _ := startProxy(t, []string{"CONN_JWKS_URL=" + issuerBase + rotationJWKSRouteName},
+		"-jwks-refresh-interval", rotationJWKSRefresh.String())
+	pemBase, pemProc := startProxy(t, []string{"CONN_JWT_PUBLIC_KEY=" + pems(oldKey)})
+
+	workerCfg := filepath.Join(tmp, "wrangler.jsonc")
+	writeWorkerConfig(t, root, workerCfg, pems(oldKey))
+	workerPort := freePort(t)
+	wr, err := stack.Wrangler(stack.WranglerOptions{Root: root, Port: workerPort, PersistTo: filepath.Join(tmp, "wrangler"), Config: workerCfg}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = wr.Stop(10 * time.Second) })
+	workerBase := fmt.Sprintf("http://127.0.0.1:%d", workerPort)
+	{
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+		err := stack.WaitHealthy(ctx, workerBase+"/healthz", wr)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Load: valid handshakes signed by whatever key the issuer signs with now, and forged kids.
+	signer := newSigner(t, oldKey)
+	routers := []*rotationRouter{newRotationRouter("proxy CONN_JWKS_URL", jwksBase),
+		newRotationRouter("proxy CONN_JWT_PUBLIC_KEY", pemBase), newRotationRouter("worker (wrangler dev)", workerBase)}
+	loadCtx, stopLoad := context.WithCancel(t.Context())
+	var load sync.WaitGroup
+	for _, r := range routers {
+		load.Go(func() { r.run(loadCtx, signer, forgedKey) })
+	}
+	defer func() { stopLoad(); load.Wait() }()
+	phase := func() { waitFor(t, rotationPhase) }
+	started := time.Now()
+	phase()
+
+	// Step 1: publish the next key, in the issuer's JWKS and in every PEM list.
+	t.Log("step 1: publish the next key")
+	restartIssuer(oldKey, pems(nextKey), "")
+	pemProc = redeploy(t, routers[1], pemProc, func() (string, *stack.Proc) {
+		return startProxy(t, []string{"CONN_JWT_PUBLIC_KEY=" + pems(oldKey, nextKey)})
+	})
+	writeWorkerConfig(t, root, workerCfg, pems(oldKey, nextKey))
+	// Step 2: wait one refresh interval, or until the deploy is live. The JWKS proxy holds the
+	// published set once three fetches have reached the new issuer: at most one of them is an
+	// unknown-kid fetch (one per 30 s), periodic fetches run one after another, and a fetch is
+	// only replaced by one that started later. The Worker's reload is live once a deploy check
+	// signed with the next key gets through (checks are not user load).
+	t.Log("step 2: wait for the routers to trust it")
+	waitJWKSFetches(t, issuerBase, 3)
+	routers[2].deployChecks = untilAccepted(t, workerBase, nextKey)
+	phase()
+
+	// Step 3: switch the signing key; the old one moves to JWT_PREVIOUS_PUBLIC_KEYS.
+	t.Log("step 3: switch the signing key")
+	restartIssuer(nextKey, "", pems(oldKey))
+	signer.switchTo(nextKey)
+	phase()
+
+	// Step 4: remove the old key once no token it signed can still be used. In production that
+	// is TTL + leeway (65 s); this drill's tokens are used within moments of minting, so it waits
+	// until every handshake signed with the old key has finished.
+	t.Log("step 4: remove the old key")
+	signer.drainRetired()
+	restartIssuer(nextKey, "", "")
+	redeploy(t, routers[1], pemProc, func() (string, *stack.Proc) {
+		return startProxy(t, []string{"CONN_JWT_PUBLIC_KEY=" + pems(nextKey)})
+	})
+	writeWorkerConfig(t, root, workerCfg, pems(nextKey))
+	for _, r := range routers {
+		r.removalChecks = untilRefused(t, r.base(), oldKey)
+	}
+	phase()
+	stopLoad()
+	load.Wait()
+
+	elapsed := time.Since(started)
+	for _, r := range routers {
+		ok, refused, failed := r.ok.Load(), r.refusedTotal(), r.failed.Load()
+		t.Logf("%-28s %5d valid handshakes accepted (%.0f/s), %d refused %v, %d failed; %d forged-kid probes, %v; "+
+			"%d deploy checks before the next key was live, %d checks until the old key was refused",
+			r.name, ok, float64(ok)/elapsed.Seconds(), refused, r.refusedReasons(), failed, r.probes.Load(), r.probeReasons(),
+			r.deployChecks, r.removalChecks)
+		if refused != 0 || failed != 0 {
+			t.Errorf("%s: %d valid handshakes refused %v, %d failed: %s", r.name, refused, r.refusedReasons(), failed, r.firstFailure())
+		}
+		if n := r.probeAccepted.Load(); n != 0 {
+			t.Errorf("%s: %d forged-kid probes accepted", r.name, n)
+		}
+		if ok < int64(rotationRate*elapsed.Seconds()/4) {
+			t.Errorf("%s: only %d handshakes in %v; the drill did not keep up its rate", r.name, ok, elapsed.Round(time.Second))
+		}
+	}
+}
+
+// rotationRouter drives one router: valid handshakes at rotationRate, forged-kid probes, counts.
+type rotationRouter struct {
+	name                        string
+	url                         atomic.Value // string: the router's current base URL (moves on a blue-green deploy)
+	ok, failed                  atomic.Int64
+	probes, probeAccepted       atomic.Int64
+	mu                          sync.Mutex
+	refused, probeResults       map[string]int
+	firstErr                    string
+	deployChecks, removalChecks int
+}
+
+func newRotationRouter(name, base string) *rotationRouter {
+	r := &rotationRouter{name: name, refused: map[string]int{}, probeResults: map[string]int{}}
+	r.url.Store(base)
+	return r
+}
+
+func (r *rotationRouter) base() string { return r.url.Load().(string) }
+
+func (r *rotationRouter) run(ctx context.Context, s *signer, forged *rsa.PrivateKey) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, rotationInFlight)
+	tick := time.NewTicker(time.Second / rotationRate)
+	defer tick.Stop()
+	probe := time.NewTicker(rotationProbeEvery)
+	defer probe.Stop()
+	var n atomic.Int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-probe.C:
+			wg.Go(func() { r.probe(ctx, forged, n.Add(1)) })
+		case <-tick.C:
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				r.handshake(ctx, s, n.Add(1))
+			})
+		}
+	}
+}
+
+func (r *rotationRouter) handshake(ctx context.Context, s *signer, n int64) {
+	token, done := s.mint(fmt.Sprintf("rot-%d", n))
+	defer done()
+	pos := harness.InHeader
+	if n%2 == 0 {
+		pos = harness.InSubprotocol
+	}
+	// Not bound to ctx: a handshake that started is seen through, so that stopping the load
+	// never counts as a refusal.
+	res, err := harness.Dial(context.WithoutCancel(ctx), harness.OrgURL(r.base(), rotationOrg), token, pos, nil)
+	switch {
+	case err != nil:
+		r.failed.Add(1)
+		r.note(err.Error())
+	case res.Conn != nil:
+		r.ok.Add(1)
+		_ = res.Conn.Close()
+	default:
+		r.mu.Lock()
+		r.refused[fmt.Sprintf("%d %s", res.Status, res.Reason)]++
+		r.mu.Unlock()
+	}
+}
+
+func (r *rotationRouter) probe(ctx context.Context, forged *rsa.PrivateKey, n int64) {
+	token := harness.Craft(forged, harness.RS256Header(forged), validClaims(fmt.Sprintf("forger-%d", n)))
+	res, err := harness.Dial(context.WithoutCancel(ctx), harness.OrgURL(r.base(), rotationOrg), token, harness.InHeader, nil)
+	r.probes.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case err != nil:
+		r.probeResults["error"]++
+	case res.Conn != nil:
+		r.probeAccepted.Add(1)
+		_ = res.Conn.Close()
+	default:
+		r.probeResults[fmt.Sprintf("%d %s", res.Status, res.Reason)]++
+	}
+}
+
+func (r *rotationRouter) note(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.firstErr == "" {
+		r.firstErr = msg
+	}
+}
+
+func (r *rotationRouter) firstFailure() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.firstErr
+}
+
+func (r *rotationRouter) refusedTotal() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for _, c := range r.refused {
+		n += int64(c)
+	}
+	return n
+}
+
+func (r *rotationRouter) refusedReasons() string { return r.counts(r.refused) }
+func (r *rotationRouter) probeReasons() string   { return r.counts(r.probeResults) }
+
+func (r *rotationRouter) counts(m map[string]int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, v))
+	}
+	sort.Strings(parts)
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// signer mints handshake tokens with the issuer's code and the key the issuer signs with now.
+// switchTo retires the current key; drainRetired waits until no handshake signed with a retired
+// key is still in flight.
+type signer struct {
+	t       *testing.T
+	mu      sync.Mutex
+	current *issuer.Minter
+	inUse   map[*issuer.Minter]int
+	retired *issuer.Minter
+	idle    *sync.Cond
+}
+
+func newSigner(t *testing.T, key *rsa.PrivateKey) *signer {
+	s := &signer{t: t, inUse: map[*issuer.Minter]int{}}
+	s.idle = sync.NewCond(&s.mu)
+	s.current = s.minter(key)
+	return s
+}
+
+func (s *signer) minter(key *rsa.PrivateKey) *issuer.Minter {
+	m, err := issuer.NewMinter(key, jwtIssuer, jwtAudience, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return m
+}
+
+func (s *signer) mint(user string) (token string, done func()) {
+	s.mu.Lock()
+	m := s.current
+	s.inUse[m]++
+	s.mu.Unlock()
+	tok, err := m.MintHandshake(issuer.Identity{UserID: user, OrgID: rotationOrg, Role: "member"})
+	if err != nil {
+		panic(err) // a valid identity; MintHandshake cannot refuse it
+	}
+	return tok.Token, func() {
+		s.mu.Lock()
+		s.inUse[m]--
+		s.idle.Broadcast()
+		s.mu.Unlock()
+	}
+}
+
+func (s *signer) switchTo(key *rsa.PrivateKey) {
+	m := s.minter(key)
+	s.mu.Lock()
+	s.retired, s.current = s.current, m
+	s.mu.Unlock()
+}
+
+func (s *signer) drainRetired() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.retired != nil && s.inUse[s.retired] > 0 {
+		s.idle.Wait()
+	}
+}
+
+// redeploy starts a router with the new settings, moves the traffic to it once it is healthy
+// and stops the old one (SIGTERM: in-flight handshakes finish): a blue-green deploy.
+func redeploy(t *testing.T, r *rotationRouter, old *stack.Proc, start func() (string, *stack.Proc)) *stack.Proc {
+	t.Helper()
+	base, p := start()
+	r.url.Store(base)
+	if err := old.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// writeWorkerConfig writes a wrangler config for the Worker with CONN_JWT_PUBLIC_KEY = pemList.
+// wrangler dev watches it: rewriting it reloads the Worker with the new variables.
+func writeWorkerConfig(t *testing.T, root, path, pemList string) {
+	t.Helper()
+	cfg := map[string]any{
+		"name": "office-router-rotation", "main": filepath.Join(root, "worker", "src", "index.ts"),
+		"compatibility_date": "2026-04-01",
+		"durable_objects":    map[string]any{"bindings": []any{map[string]string{"name": "WEBSOCKET_SERVER", "class_name": "WebSocketServer"}}},
+		"migrations":         []any{map[string]any{"tag": "v1", "new_sqlite_classes": []string{"WebSocketServer"}}},
+		"vars": map[string]string{"JWT_ISSUER": jwtIssuer, "JWT_AUDIENCE": jwtAudience, "CONN_JWT_PUBLIC_KEY": pemList,
+			"ALLOWED_ORIGINS": allowedOrigin, "JWT_LEEWAY_SECONDS": "5", "JWT_MAX_TTL_SECONDS": "60"},
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// untilAccepted dials with tokens signed by key until one gets through; it returns how many
+// were refused first.
+func untilAccepted(t *testing.T, base string, key *rsa.PrivateKey) int {
+	t.Helper()
+	return untilDial(t, base, key, func(res harness.DialResult) bool { return res.Conn != nil }, "accepted")
+}
+
+// untilRefused dials with tokens signed by key until one is refused with unknown_kid.
+func untilRefused(t *testing.T, base string, key *rsa.PrivateKey) int {
+	t.Helper()
+	return untilDial(t, base, key, func(res harness.DialResult) bool { return res.Reason == "unknown_kid" }, "refused")
+}
+
+func untilDial(t *testing.T, base string, key *rsa.PrivateKey, done func(harness.DialResult) bool, what string) int {
+	t.Helper()
+	deadline := time.Now().Add(rotationStepTimeout)
+	tick := time.NewTicker(rotationProbeEvery)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		token := harness.Craft(key, harness.RS256Header(key), validClaims(fmt.Sprintf("check-%d", n)))
+		res, err := harness.Dial(t.Context(), harness.OrgURL(base, rotationOrg), token, harness.InHeader, nil)
+		if res.Conn != nil {
+			_ = res.Conn.Close()
+		}
+		if err == nil && done(res) {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: a token of key %s not %s within %v (last: %v %d %s)", base, rsakey.Thumbprint(&key.PublicKey)[:8],
+				what, rotationStepTimeout, err, res.Status, res.Reason)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// waitJWKSFetches waits until the issuer (started fresh) has served its JWKS n times.
+func waitJWKSFetches(t *testing.T, issuerBase string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(rotationStepTimeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if jwksServed(t, issuerBase) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the JWKS proxy did not fetch the issuer's JWKS %d times within %v", n, rotationStepTimeout)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// jwksServed reads issuer_request_duration_seconds_count{route="/.well-known/jwks.json"}.
+func jwksServed(t *testing.T, issuerBase string) int {
+	t.Helper()
+	resp, err := http.Get(issuerBase + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	prefix := `issuer_request_duration_seconds_count{route="` + rotationJWKSRouteName + `"} `
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			var n int
+			_, _ = fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	return 0
+}
+
+func validClaims(user string) map[string]any {
+	now := time.Now()
+	return map[string]any{"iss": jwtIssuer, "aud": jwtAudience, "sub": user, "userId": user, "orgId": rotationOrg,
+		"role": "member", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": fmt.Sprintf("%s-%d", user, now.UnixNano())}
+}
+
+func newRSAKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	p, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// waitFor lets the load run for d: the drill's phases are lengths of time, not synchronisation.
+func waitFor(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-t.Context().Done():
+		t.Fatal(t.Context().Err())
+	case <-time.After(d):
+	}
+}

@@ -2,9 +2,13 @@ package issuer_test
 
 import (
 	"crypto/rsa"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/qubital/office-router/internal/rsakey"
 	"github.com/qubital/office-router/issuer"
@@ -84,5 +88,43 @@ func TestNextPublicKeysConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "JWT_NEXT_PUBLIC_KEYS") || strings.Contains(err.Error(), "AAAA") {
 			t.Fatalf("err = %v, want one naming JWT_NEXT_PUBLIC_KEYS without its value", err)
 		}
+	}
+}
+
+// TestWorkOSKeyRotation: when WorkOS starts signing with a key the issuer has not fetched yet,
+// the first caller waits for one JWKS fetch and is served (keyfunc's 1 ms wait refused them);
+// forged kids after it cost no further fetch within the 30 s budget.
+func TestWorkOSKeyRotation(t *testing.T) {
+	oldKey, newKey, forged := testKeys(t)[1], testKeys(t)[2], testKeys(t)[0]
+	var serving atomic.Pointer[rsa.PrivateKey]
+	serving.Store(oldKey)
+	var fetches atomic.Int64
+	const latency = 20 * time.Millisecond // a real IdP is an internet round trip away
+	workos := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		time.Sleep(latency)
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []rsakey.JWK{rsakey.PublicJWK(&serving.Load().PublicKey)}})
+	}))
+	defer workos.Close()
+	ti := newTestIssuer(t, func(c *issuer.Config) { c.WorkOSJWKSURL = workos.URL })
+	tokenBy := func(k *rsa.PrivateKey) string {
+		ti.idp.key = k
+		return ti.idp.userToken(t)
+	}
+	if status, _, body := ti.do(t, "POST", "/api/v1/cloudflare/request-access", nil, bearerHdr(tokenBy(oldKey))); status != 200 {
+		t.Fatalf("before the rotation: %d %v", status, body)
+	}
+	serving.Store(newKey)
+	before := fetches.Load()
+	if status, _, body := ti.do(t, "POST", "/api/v1/cloudflare/request-access", nil, bearerHdr(tokenBy(newKey))); status != 200 {
+		t.Fatalf("first caller after WorkOS rotated: %d %v", status, body)
+	}
+	for range 10 {
+		if status, _, body := ti.do(t, "POST", "/api/v1/cloudflare/request-access", nil, bearerHdr(tokenBy(forged))); status != 401 {
+			t.Fatalf("forged kid: %d %v", status, body)
+		}
+	}
+	if d := fetches.Load() - before; d != 1 {
+		t.Fatalf("%d WorkOS JWKS fetches for one rotation and 10 forged kids; want 1", d)
 	}
 }

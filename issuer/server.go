@@ -114,13 +114,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	default:
-		ctx, cancel := context.WithCancel(context.Background())
-		a, err := newWorkOSAuth(ctx, cfg, o.client, o.logger, o.now)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		s.auth, s.cancel = a, cancel
+		a := newWorkOSAuth(cfg, o.client, o.logger, o.now)
+		s.auth, s.cancel = a, a.set.Close
 	}
 
 	s.routes = map[string]map[string]handlerFunc{

@@ -71,7 +71,7 @@ func New(cfg Config, opts ...Option) (*Verifier, error) {
 		return nil, fmt.Errorf("%w: CONN_JWKS_URL must be an http(s) URL", errConfig)
 	}
 	keys := newJWKSKeys(cfg, o.client, o.logger, o.now)
-	v.keys, v.cancel = keys, keys.close
+	v.keys, v.cancel = keys, keys.set.Close
 	return v, nil
 }
 

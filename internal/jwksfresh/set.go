@@ -63,13 +63,13 @@ type Set struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the refresh loop and a running unknown-kid fetch
 
-	seq      atomic.Uint64 // numbers fetches in the order they start
+	seq      atomic.Uint64                       // numbers fetches in the order they start
+	keys     atomic.Pointer[jwkset.MemoryJWKSet] // the key set in use; replaced whole by a newer fetch; read lock-free
 	mu       sync.Mutex
-	keys     jwkset.Storage // the key set in use; replaced whole by a newer fetch
-	applied  uint64         // seq of the fetch that produced keys
-	last     time.Time      // start of the last unknown-kid fetch; zero = budget available
-	running  chan struct{}  // closed when the running unknown-kid fetch ends; nil = none
-	waitHook func()         // tests: called by each lookup about to wait for a fetch
+	applied  uint64        // seq of the fetch that produced keys
+	last     time.Time     // start of the last unknown-kid fetch; zero = budget available
+	running  chan struct{} // closed when the running unknown-kid fetch ends; nil = none
+	waitHook func()        // tests: called by each lookup about to wait for a fetch
 }
 
 // Start fetches the JWKS once (a failure does not stop it: lookups answer ErrNoKeys until a
@@ -87,7 +87,8 @@ func Start(o Options) *Set {
 	fresh := New(o.Now)
 	o.Client = fresh.Client(o.Client)
 	life, cancel := context.WithCancel(context.Background())
-	s := &Set{o: o, fresh: fresh, life: life, cancel: cancel, keys: jwkset.NewMemoryStorage()}
+	s := &Set{o: o, fresh: fresh, life: life, cancel: cancel}
+	s.keys.Store(jwkset.NewMemoryStorage())
 	s.fetch()
 	s.wg.Add(1)
 	go s.refreshLoop()
@@ -210,13 +211,10 @@ func (s *Set) fetch() {
 	}
 	s.mu.Lock()
 	if seq > s.applied {
-		s.keys, s.applied = store, seq
+		s.keys.Store(store)
+		s.applied = seq
 	}
 	s.mu.Unlock()
 }
 
-func (s *Set) current() jwkset.Storage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.keys
-}
+func (s *Set) current() *jwkset.MemoryJWKSet { return s.keys.Load() }

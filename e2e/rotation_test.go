@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,9 +68,15 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 		return b.String()
 	}
 
-	// The issuer: JWKS publisher, restarted with new settings at steps 1, 3 and 4.
-	issuerPort := freePort(t)
+	// The issuer, in production mode (its WorkOS JWKS is a stand-in nobody calls): the JWKS
+	// publisher, restarted with new settings at steps 1, 3 and 4.
+	workos := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(jwksJSON(newRSAKey(t)))
+	}))
+	t.Cleanup(workos.Close)
+	issuerPort, metricsPort := freePort(t), freePort(t)
 	issuerBase := fmt.Sprintf("http://127.0.0.1:%d", issuerPort)
+	metricsBase := fmt.Sprintf("http://127.0.0.1:%d", metricsPort)
 	var issuerProc *stack.Proc
 	restartIssuer := func(signing *rsa.PrivateKey, next, previous string) {
 		t.Helper()
@@ -79,9 +86,12 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 			}
 		}
 		keyPEM, _ := rsakey.EncodePrivateKeyPEM(signing)
-		cmd := exec.Command(filepath.Join(binDir, "issuer"), "-dev", "-addr", fmt.Sprintf("127.0.0.1:%d", issuerPort))
+		cmd := exec.Command(filepath.Join(binDir, "issuer"), "-addr", fmt.Sprintf("127.0.0.1:%d", issuerPort),
+			"-metrics-addr", fmt.Sprintf("127.0.0.1:%d", metricsPort))
 		cmd.Env = append(os.Environ(), "JWT_PRIVATE_KEY="+string(keyPEM), "JWT_NEXT_PUBLIC_KEYS="+next,
-			"JWT_PREVIOUS_PUBLIC_KEYS="+previous, "WEBSOCKET_BASE_URL=ws://127.0.0.1:1", "ALLOWED_ORIGINS="+allowedOrigin)
+			"JWT_PREVIOUS_PUBLIC_KEYS="+previous, "JWT_ISSUER="+jwtIssuer, "JWT_AUDIENCE="+jwtAudience,
+			"WEBSOCKET_BASE_URL=ws://127.0.0.1:1", "WORKOS_JWKS_URL="+workos.URL, "WORKOS_ISSUER=https://workos.invalid",
+			"ALLOWED_ORIGINS="+allowedOrigin)
 		p, err := stack.Start("issuer", cmd, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -120,10 +130,12 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 		"-jwks-refresh-interval", rotationJWKSRefresh.String())
 	pemBase, pemProc := startProxy(t, []string{"CONN_JWT_PUBLIC_KEY=" + pems(oldKey)})
 
-	workerCfg := filepath.Join(tmp, "wrangler.jsonc")
-	writeWorkerConfig(t, root, workerCfg, pems(oldKey))
+	worker := newWorkerSettings(t, root, tmp)
+	worker.publish(t, pems(oldKey))
 	workerPort := freePort(t)
-	wr, err := stack.Wrangler(stack.WranglerOptions{Root: root, Port: workerPort, PersistTo: filepath.Join(tmp, "wrangler"), Config: workerCfg}, nil)
+	wr, err := stack.Wrangler(stack.WranglerOptions{Root: root, Port: workerPort, PersistTo: filepath.Join(tmp, "wrangler"),
+		Config: worker.config, EnvFile: worker.envFile, Vars: map[string]string{"JWT_ISSUER": jwtIssuer,
+			"JWT_AUDIENCE": jwtAudience, "ALLOWED_ORIGINS": allowedOrigin}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +172,7 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 		return startProxy(t, []string{"CONN_JWT_PUBLIC_KEY=" + pems(oldKey, nextKey)})
 	})
 	routers[1].liveAfter = time.Since(step1)
-	writeWorkerConfig(t, root, workerCfg, pems(oldKey, nextKey))
+	worker.publish(t, pems(oldKey, nextKey))
 	// Step 2: wait one refresh interval, or until the deploy is live. The JWKS proxy holds the
 	// published set once three fetches have reached the new issuer: at most one of them is an
 	// unknown-kid fetch (one per 30 s), periodic fetches run one after another, and a fetch is
@@ -169,7 +181,7 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 	t.Log("step 2: wait for the routers to trust it")
 	routers[2].deployChecks = untilAccepted(t, workerBase, nextKey)
 	routers[2].liveAfter = time.Since(step1)
-	waitJWKSFetches(t, issuerBase, 3)
+	waitJWKSFetches(t, metricsBase, 3)
 	routers[0].liveAfter = time.Since(step1)
 	phase()
 
@@ -188,7 +200,7 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 	redeploy(t, routers[1], pemProc, func() (string, *stack.Proc) {
 		return startProxy(t, []string{"CONN_JWT_PUBLIC_KEY=" + pems(nextKey)})
 	})
-	writeWorkerConfig(t, root, workerCfg, pems(nextKey))
+	worker.publish(t, pems(nextKey))
 	step4 := time.Now()
 	for _, r := range []*rotationRouter{routers[2], routers[1], routers[0]} {
 		r.removalChecks = untilRefused(t, r.base(), oldKey)
@@ -452,23 +464,52 @@ func redeploy(t *testing.T, r *rotationRouter, old *stack.Proc, start func() (st
 	return p
 }
 
-// writeWorkerConfig writes a wrangler config for the Worker with CONN_JWT_PUBLIC_KEY = pemList.
-// wrangler dev watches it: rewriting it reloads the Worker with the new variables.
-func writeWorkerConfig(t *testing.T, root, path, pemList string) {
+// workerSettings are the Worker's wrangler config (the repository's wrangler.jsonc with an
+// absolute main) and its env file, which holds the CONN_JWT_PUBLIC_KEY secret as .dev.vars
+// would. wrangler dev watches the config; rewriting it reloads the Worker, which reads the env
+// file again: the local stand-in for `wrangler secret put`.
+type workerSettings struct {
+	config, envFile string
+	base            map[string]any
+	generation      int
+}
+
+func newWorkerSettings(t *testing.T, root, dir string) *workerSettings {
 	t.Helper()
-	cfg := map[string]any{
-		"name": "office-router-rotation", "main": filepath.Join(root, "worker", "src", "index.ts"),
-		"compatibility_date": "2026-04-01",
-		"durable_objects":    map[string]any{"bindings": []any{map[string]string{"name": "WEBSOCKET_SERVER", "class_name": "WebSocketServer"}}},
-		"migrations":         []any{map[string]any{"tag": "v1", "new_sqlite_classes": []string{"WebSocketServer"}}},
-		"vars": map[string]string{"JWT_ISSUER": jwtIssuer, "JWT_AUDIENCE": jwtAudience, "CONN_JWT_PUBLIC_KEY": pemList,
-			"ALLOWED_ORIGINS": allowedOrigin, "JWT_LEEWAY_SECONDS": "5", "JWT_MAX_TTL_SECONDS": "60"},
-	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
+	raw, err := os.ReadFile(filepath.Join(root, "wrangler.jsonc"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	var lines []string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "//") { // wrangler.jsonc has whole-line comments only
+			lines = append(lines, l)
+		}
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(strings.Join(lines, "\n")), &cfg); err != nil {
+		t.Fatalf("wrangler.jsonc (comments stripped) is not JSON: %v", err)
+	}
+	delete(cfg, "$schema")
+	cfg["main"] = filepath.Join(root, cfg["main"].(string))
+	return &workerSettings{config: filepath.Join(dir, "wrangler.jsonc"), envFile: filepath.Join(dir, "worker.env"), base: cfg}
+}
+
+// publish sets CONN_JWT_PUBLIC_KEY to pemList and rewrites the config, so that a running
+// wrangler dev reloads.
+func (w *workerSettings) publish(t *testing.T, pemList string) {
+	t.Helper()
+	q, _ := json.Marshal(pemList) // a double-quoted value with \n escapes, which dotenv expands
+	if err := os.WriteFile(w.envFile, []byte("CONN_JWT_PUBLIC_KEY="+string(q)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.MarshalIndent(w.base, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.generation++
+	b = append([]byte(fmt.Sprintf("// rotation e2e, generation %d\n", w.generation)), b...)
+	if err := os.WriteFile(w.config, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -512,14 +553,15 @@ func untilDial(t *testing.T, base string, key *rsa.PrivateKey, done func(harness
 	}
 }
 
-// waitJWKSFetches waits until the issuer (started fresh) has served its JWKS n times.
-func waitJWKSFetches(t *testing.T, issuerBase string, n int) {
+// waitJWKSFetches waits until the issuer (started fresh) has served its JWKS n times, by its
+// metrics at metricsBase.
+func waitJWKSFetches(t *testing.T, metricsBase string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(rotationStepTimeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if jwksServed(t, issuerBase) >= n {
+		if jwksServed(t, metricsBase) >= n {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -534,9 +576,9 @@ func waitJWKSFetches(t *testing.T, issuerBase string, n int) {
 }
 
 // jwksServed reads issuer_request_duration_seconds_count{route="/.well-known/jwks.json"}.
-func jwksServed(t *testing.T, issuerBase string) int {
+func jwksServed(t *testing.T, metricsBase string) int {
 	t.Helper()
-	resp, err := http.Get(issuerBase + "/metrics")
+	resp, err := http.Get(metricsBase + "/metrics")
 	if err != nil {
 		return 0
 	}
@@ -551,6 +593,15 @@ func jwksServed(t *testing.T, issuerBase string) int {
 		}
 	}
 	return 0
+}
+
+func jwksJSON(keys ...*rsa.PrivateKey) []byte {
+	set := map[string][]rsakey.JWK{"keys": {}}
+	for _, k := range keys {
+		set["keys"] = append(set["keys"], rsakey.PublicJWK(&k.PublicKey))
+	}
+	b, _ := json.Marshal(set)
+	return b
 }
 
 func validClaims(user string) map[string]any {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type workosAuth struct {
 	parser   *jwt.Parser
 	set      *jwksfresh.Set // nil: keys are local (dev mode)
 	maxStale time.Duration
+	clientID string // WORKOS_CLIENT_ID; empty: not checked
 }
 
 var _ Authenticator = (*workosAuth)(nil)
@@ -59,8 +61,9 @@ func (l localKeys) Empty(ctx context.Context) bool {
 
 type workosClaims struct {
 	jwt.RegisteredClaims
-	OrgID string `json:"org_id"`
-	Role  string `json:"role"`
+	OrgID    string  `json:"org_id"`
+	Role     string  `json:"role"`
+	ClientID *string `json:"client_id"` // nil: absent
 }
 
 // WorkOS JWKS settings that are not deploy-time variables.
@@ -77,7 +80,7 @@ func newWorkOSAuth(cfg Config, client *http.Client, logger *slog.Logger, now fun
 		Client: client, Now: now, Logger: logger,
 	})
 	a := newKeysAuth(set, cfg.WorkOSIssuer)
-	a.set, a.maxStale = set, cfg.WorkOSMaxStale
+	a.set, a.maxStale, a.clientID = set, cfg.WorkOSMaxStale, cfg.WorkOSClientID
 	return a
 }
 
@@ -136,6 +139,16 @@ func (a *workosAuth) Authenticate(ctx context.Context, accessToken string) (Iden
 	}
 	if c.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: no sub", ErrInvalidToken)
+	}
+	if a.clientID != "" {
+		// Where the token names a client, it must be ours: another WorkOS application's token
+		// signed by the same environment's keys is not a caller of this one.
+		if c.Audience != nil && !slices.Contains(c.Audience, a.clientID) {
+			return Identity{}, fmt.Errorf("%w: aud is not WORKOS_CLIENT_ID", ErrInvalidToken)
+		}
+		if c.ClientID != nil && *c.ClientID != a.clientID {
+			return Identity{}, fmt.Errorf("%w: client_id is not WORKOS_CLIENT_ID", ErrInvalidToken)
+		}
 	}
 	if c.OrgID == "" {
 		return Identity{}, ErrNoOrganization

@@ -15,6 +15,8 @@ export interface Value {
   num?: string;
   /** Array elements. */
   items?: Value[];
+  /** The member's exact source text (top-level members only), to pass a value on verbatim. */
+  raw?: string;
 }
 
 export class JSONError extends Error {}
@@ -23,9 +25,17 @@ const fail = (): never => {
   throw new JSONError("invalid JSON");
 };
 
+export interface ParseOptions {
+  /**
+   * Duplicate keys (ASCII case-folded) below the top level are refused unless this is set. Token
+   * segments refuse them everywhere; a publish body's `data` is opaque and passed on verbatim.
+   */
+  allowNestedDuplicates?: boolean;
+}
+
 /** Parses text that must be exactly one JSON object; returns its members by decoded key. */
-export function parseTopObject(text: string): Map<string, Value> {
-  const p = new Parser(text);
+export function parseTopObject(text: string, opts: ParseOptions = {}): Map<string, Value> {
+  const p = new Parser(text, opts.allowNestedDuplicates ?? false);
   p.ws();
   const members = new Map<string, Value>();
   p.object(0, members);
@@ -40,7 +50,10 @@ function asciiLower(s: string): string {
 
 class Parser {
   i = 0;
-  constructor(readonly s: string) {}
+  constructor(
+    readonly s: string,
+    readonly allowNestedDuplicates: boolean,
+  ) {}
 
   ws(): void {
     while (this.i < this.s.length) {
@@ -62,15 +75,21 @@ class Parser {
     for (;;) {
       this.ws();
       const key = this.str();
-      const f = asciiLower(key);
-      if (folded.has(f)) fail(); // duplicates refused at every depth, ASCII case-folded
-      folded.add(f);
+      if (top || !this.allowNestedDuplicates) {
+        const f = asciiLower(key);
+        if (folded.has(f)) fail(); // duplicates refused, ASCII case-folded
+        folded.add(f);
+      }
       this.ws();
       if (this.s[this.i] !== ":") fail();
       this.i++;
       this.ws();
+      const start = this.i;
       const v = this.value(depth + 1);
-      top?.set(key, v);
+      if (top) {
+        v.raw = this.s.slice(start, this.i);
+        top.set(key, v);
+      }
       this.ws();
       const c = this.s[this.i++];
       if (c === ",") continue;

@@ -158,6 +158,12 @@ type WranglerOptions struct {
 	// Env is the wrangler.jsonc environment to run. This defaults to "dev", which holds the dev
 	// issuer and origins; the top level is production and ships neither.
 	Env string
+	// Config is the wrangler config file. This defaults to Root/wrangler.jsonc. wrangler dev
+	// reloads the Worker when this file changes, and reads EnvFile again as it does.
+	Config string
+	// EnvFile holds the Worker's secrets as KEY="value" lines (--env-file). This defaults to an
+	// empty file under PersistTo. The rotation e2e changes CONN_JWT_PUBLIC_KEY here, then Config.
+	EnvFile string
 }
 
 // WranglerBin is the pinned wrangler of worker/node_modules.
@@ -221,11 +227,17 @@ func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
 	if err := os.MkdirAll(o.PersistTo, 0o700); err != nil {
 		return nil, err
 	}
-	envFile := filepath.Join(o.PersistTo, "wrangler-dev.env")
-	if err := os.WriteFile(envFile, nil, 0o600); err != nil {
-		return nil, err
+	envFile := o.EnvFile
+	if envFile == "" {
+		envFile = filepath.Join(o.PersistTo, "wrangler-dev.env")
+		if err := os.WriteFile(envFile, nil, 0o600); err != nil {
+			return nil, err
+		}
 	}
-	args := []string{"dev", "--config", filepath.Join(o.Root, "wrangler.jsonc"), "--env", o.Env, "--env-file", envFile,
+	if o.Config == "" {
+		o.Config = filepath.Join(o.Root, "wrangler.jsonc")
+	}
+	args := []string{"dev", "--config", o.Config, "--env", o.Env, "--env-file", envFile,
 		"--ip", "127.0.0.1", "--port", fmt.Sprint(o.Port), "--inspector-port", fmt.Sprint(inspector),
 		"--persist-to", o.PersistTo, "--show-interactive-dev-session=false", "--log-level", "warn"}
 	env := withPath(withoutVars(os.Environ(), cfg.bindingNames()), nodeDir)

@@ -50,6 +50,7 @@ environment (docs/configuration.md); every missing or bad variable is reported a
 		{Name: "JWT_PRIVATE_KEY", Meaning: "RSA >= 2048 signing key, PEM (or JWT_PRIVATE_KEY_FILE); required unless -dev"},
 		{Name: "JWT_PRIVATE_KEY_FILE", Meaning: "path of the signing key, instead of JWT_PRIVATE_KEY"},
 		{Name: "JWT_PREVIOUS_PUBLIC_KEYS", Meaning: "retired public keys kept in the JWKS after a rotation"},
+		{Name: "JWT_NEXT_PUBLIC_KEYS", Meaning: "the next signing keys, published in the JWKS before the switch (docs/operations.md)"},
 		cli.EnvIssuer,
 		cli.EnvAudience,
 		{Name: "WEBSOCKET_BASE_URL", Meaning: "ws:// or wss:// base of the router; the org URL is {base}/orgs/{orgId}/ws"},

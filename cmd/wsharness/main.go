@@ -5,6 +5,7 @@
 //	wsharness check   -issuer URL -router URL -key .dev/dev-private.pem [-origin O] [-json]
 //	wsharness load    -issuer URL -router URL [-key FILE] -conns N -orgs K [-messages M] [-rate R] [-json]
 //	wsharness publish -router URL -org O [-to USER] -key FILE DATA
+//	wsharness rotate-check -router URL -trusted next.pem [-retired old.pem] -iss I -aud A [-wait 2m]
 //
 // It works against the Worker under wrangler dev, the Go edge proxy, or any ws(s):// router.
 package main
@@ -37,6 +38,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // a command that parses its own flags was asked for -h
+			os.Exit(0)
+		}
 		if !errors.Is(err, errFailed) {
 			fmt.Fprintln(os.Stderr, "wsharness:", err)
 		}
@@ -59,16 +63,18 @@ commands:
   check     the handshake conformance suite against a router (needs the issuer's signing key)
   load      open many sockets and measure handshakes and fan-out; exits 1 if any fail
   publish   send a backend event to an org (or one user) with a publish token minted from -key
+  rotate-check  which keys a router accepts and refuses, during a key rotation (docs/operations.md)
   help      this text; -version prints the version`
 
 // commonFlags are the flags most commands share; each command registers only those it reads
 // (ownFlags), so its -h lists only its own. A command missing from ownFlags gets them all.
 var ownFlags = map[string][]string{
-	"token":   {"issuer", "user", "org", "role", "access-token"},
-	"connect": {"issuer", "router", "user", "org", "role", "token", "access-token"},
-	"check":   {"issuer", "router", "key", "json"},
-	"load":    {"issuer", "router", "key", "json"},
-	"publish": {"router", "org", "key", "json"},
+	"token":        {"issuer", "user", "org", "role", "access-token"},
+	"connect":      {"issuer", "router", "user", "org", "role", "token", "access-token"},
+	"check":        {"issuer", "router", "key", "json"},
+	"load":         {"issuer", "router", "key", "json"},
+	"publish":      {"router", "org", "key", "json"},
+	"rotate-check": {"router", "org", "user", "role"},
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -156,6 +162,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return nil
 		}
 		return json.NewEncoder(stdout).Encode(map[string]any{"accessToken": at, "token": a.Token, "url": a.URL, "expiresAt": a.ExpiresAt})
+	case "rotate-check":
+		return rotateCheck(ctx, fs, args, router, org, user, role, stdout)
 	case "connect":
 		auth := fs.String("auth", "subprotocol", "token position: header or subprotocol")
 		if done, err := parse(); done || err != nil {

@@ -32,7 +32,7 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** Seconds a client should wait after 503 unavailable. */
-export const RETRY_AFTER_SECONDS = 1;
+const RETRY_AFTER_SECONDS = 1;
 
 /** A Durable Object stub error the platform marks as worth retrying (overloaded, or reset). */
 function transient(e: unknown): boolean {

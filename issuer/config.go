@@ -141,6 +141,10 @@ func (c *Config) signingKey() (*rsa.PrivateKey, error) {
 			return nil, fmt.Errorf("-dev-key-file: %w", err)
 		}
 		return k, nil
+	case c.Dev:
+		// A production key in dev mode is refused by checkDevIsolation without ever being read;
+		// validate reports it with the other variables.
+		return nil, nil
 	case c.PrivateKeyPEM != "" && c.PrivateKeyFile != "":
 		return nil, fmt.Errorf("set only one of JWT_PRIVATE_KEY and JWT_PRIVATE_KEY_FILE")
 	case c.PrivateKeyPEM != "":

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,4 +287,36 @@ func TestKill9LeavesNoWrangler(t *testing.T) {
 		t.Errorf("second stack: %v\n%s", err, out2)
 	}
 	portsFreed(t, ports.all(true), 30*time.Second)
+}
+
+// make dev ORIGINS=… reaches the stack: the banner lists the origin and the issuer's CORS
+// pre-flight admits it, next to the dev default http://localhost:*; other origins stay out.
+func TestMakeDevOrigins(t *testing.T) {
+	ports := freePorts(t)
+	f := ports.flags(t, false)
+	cmd := exec.Command("make", "--no-print-directory", "dev-go", "ORIGINS=http://app.test:3000,https://*.example.com",
+		"DEVSTACK_FLAGS="+strings.Join(f[:len(f)-1], " "))
+	out, exited := start(t, cmd, 3*time.Minute)
+	if !strings.Contains(out.String(), "origins      http://"+ports.issuer+", http://localhost:*, http://127.0.0.1:*, http://app.test:3000, https://*.example.com") {
+		t.Errorf("banner:\n%s", out)
+	}
+	for origin, want := range map[string]int{
+		"http://app.test:3000": 204, "https://a.example.com": 204, "http://localhost:5173": 204,
+		"http://other.test:3000": 403, "https://example.com": 403,
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, "http://"+ports.issuer+"/api/v1/cloudflare/request-access", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("pre-flight from %s = %d, want %d", origin, resp.StatusCode, want)
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = waitExit(t, exited, out, 30*time.Second)
+	portsFreed(t, ports.all(false), 10*time.Second)
 }

@@ -110,7 +110,7 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 	startProxy := func(t *testing.T, env []string, args ...string) (string, *stack.Proc) {
 		t.Helper()
 		port := freePort(t)
-		cmd := exec.Command(filepath.Join(binDir, "edgeproxy"), append([]string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, args...)...)
+		cmd := exec.Command(filepath.Join(binDir, "edgeproxy"), append([]string{"-addr", fmt.Sprintf("127.0.0.1:%d", port), "-metrics-addr", "off"}, args...)...)
 		cmd.Env = append(append(os.Environ(), routerEnv...), env...)
 		p, err := stack.Start("edgeproxy", cmd, nil)
 		if err != nil {

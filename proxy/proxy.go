@@ -270,9 +270,10 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 			"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 		return
 	}
-	// The jti is spent here in hub mode and in forward mode with identity headers; with
-	// ForwardToken the upstream judges the token, so spending it first would make it refuse
-	// every socket as replayed.
+	// The jti is spent here in hub mode and in forward mode with identity headers (the upstream
+	// never sees the token). With ForwardToken the upstream judges the token, replay included,
+	// in the one store that every forwarder in front of it shares; a forwarder's own store would
+	// know only the sockets that happened to pass through it.
 	if !p.cfg.ForwardToken || p.cfg.Upstream == "" {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
 			p.reject(w, ip, err, start)
@@ -327,7 +328,13 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		return
 	}
 	if p.cfg.Upstream != "" {
-		p.forwardHTTP(w, r, http.MethodPost, raw)
+		p.forwardHTTP(w, r, http.MethodPost, raw) // the upstream gets the token and spends it
+		return
+	}
+	// Publish tokens are single-use too, as on the Worker: spent once the body is accepted, so a
+	// refused body does not burn the token.
+	if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
+		writeError(w, err)
 		return
 	}
 	n := 0

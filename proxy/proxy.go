@@ -327,14 +327,17 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		writeError(w, ErrBadRequest)
 		return
 	}
-	if p.cfg.Upstream != "" {
-		p.forwardHTTP(w, r, http.MethodPost, raw) // the upstream gets the token and spends it
-		return
-	}
 	// Publish tokens are single-use too, as on the Worker: spent once the body is accepted, so a
-	// refused body does not burn the token.
-	if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
-		writeError(w, err)
+	// refused body does not burn the token. The same rule as sockets says where: here, unless
+	// ForwardToken leaves the token to the upstream.
+	if p.cfg.Upstream == "" || !p.cfg.ForwardToken {
+		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if p.cfg.Upstream != "" {
+		p.forwardHTTP(w, r, http.MethodPost, raw)
 		return
 	}
 	n := 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,14 +36,16 @@ type workosAuth struct {
 	parser   *jwt.Parser
 	fresh    *jwksfresh.Tracker // nil: keys are local (dev mode)
 	maxStale time.Duration
+	clientID string // WORKOS_CLIENT_ID; empty: not checked
 }
 
 var _ Authenticator = (*workosAuth)(nil)
 
 type workosClaims struct {
 	jwt.RegisteredClaims
-	OrgID string `json:"org_id"`
-	Role  string `json:"role"`
+	OrgID    string  `json:"org_id"`
+	Role     string  `json:"role"`
+	ClientID *string `json:"client_id"` // nil: absent
 }
 
 func newWorkOSAuth(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger, now func() time.Time) (*workosAuth, error) {
@@ -65,7 +68,7 @@ func newWorkOSAuth(ctx context.Context, cfg Config, client *http.Client, logger 
 		return nil, fmt.Errorf("WORKOS_JWKS_URL: %w", err)
 	}
 	a := newKeyfuncAuth(kf, cfg.WorkOSIssuer)
-	a.fresh, a.maxStale = fresh, cfg.WorkOSMaxStale
+	a.fresh, a.maxStale, a.clientID = fresh, cfg.WorkOSMaxStale, cfg.WorkOSClientID
 	return a, nil
 }
 
@@ -110,6 +113,16 @@ func (a *workosAuth) Authenticate(ctx context.Context, accessToken string) (Iden
 	}
 	if c.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: no sub", ErrInvalidToken)
+	}
+	if a.clientID != "" {
+		// Where the token names a client, it must be ours: another WorkOS application's token
+		// signed by the same environment's keys is not a caller of this one.
+		if c.Audience != nil && !slices.Contains(c.Audience, a.clientID) {
+			return Identity{}, fmt.Errorf("%w: aud is not WORKOS_CLIENT_ID", ErrInvalidToken)
+		}
+		if c.ClientID != nil && *c.ClientID != a.clientID {
+			return Identity{}, fmt.Errorf("%w: client_id is not WORKOS_CLIENT_ID", ErrInvalidToken)
+		}
 	}
 	if c.OrgID == "" {
 		return Identity{}, ErrNoOrganization

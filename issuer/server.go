@@ -32,6 +32,7 @@ type Server struct {
 	jwks     []byte
 	origins  httpx.Origins
 	m        *metrics
+	mints    *mintLimiter // per-user mint budget (ratelimit.go)
 	log      *slog.Logger
 	cancel   context.CancelFunc
 	routes   map[string]map[string]handlerFunc
@@ -88,7 +89,10 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, minter: minter, origins: httpx.NewOrigins(cfg.AllowedOrigins), m: newMetrics(),
-		log: o.logger, cancel: func() {}}
+		log: o.logger, cancel: func() {}, mints: newMintLimiter(cfg.MintsPerSecond, cfg.MintBurst, o.now)}
+	if cfg.Dev {
+		o.logger.Warn("ISSUER IN DEV MODE: POST /dev/session mints tokens for any user, org and role; never expose it")
+	}
 
 	secret := []byte(cfg.SupabaseJWTSecret)
 	if len(secret) == 0 && cfg.Dev {
@@ -133,13 +137,14 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.dev != nil {
 		s.routes["/dev/session"] = map[string]handlerFunc{http.MethodPost: s.handleDevSession}
 	}
-	metricsHandler := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
-	s.routes["/metrics"] = map[string]handlerFunc{http.MethodGet: func(w http.ResponseWriter, r *http.Request) error {
-		metricsHandler.ServeHTTP(w, r)
-		return nil
-	}}
 	s.handler = http.HandlerFunc(s.serve)
 	return s, nil
+}
+
+// MetricsHandler serves the Prometheus metrics. The issuer's own handler never serves them:
+// mount this on a private listener (issuer -metrics-addr), never on the public one.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 }
 
 // Close stops the WorkOS JWKS refresher.
@@ -272,6 +277,9 @@ func (s *Server) handleRequestAccess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	if err := s.mints.allow(w, id.UserID); err != nil {
+		return err
+	}
 	tok, err := s.minter.MintHandshake(id)
 	if err != nil {
 		return err
@@ -299,6 +307,9 @@ func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) error {
 	}
 	if s.realtime == nil {
 		return ErrRealtimeDisabled
+	}
+	if err := s.mints.allow(w, id.UserID); err != nil {
+		return err
 	}
 	tok, err := s.realtime.Mint(id.UserID)
 	if err != nil {

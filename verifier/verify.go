@@ -203,8 +203,9 @@ func (v *Verifier) verify(ctx context.Context, token string, s *scratch) error {
 	if typ, ok := header.present("typ"); ok && stringValue(typ) != "JWT" {
 		return fmt.Errorf("%w: typ", ErrMalformed)
 	}
+	// Presence is the rule, null included: {"crit":null} is as refused as {"crit":["exp"]}.
 	for _, name := range [...]string{"crit", "jku", "x5u", "jwk", "x5c"} {
-		if _, ok := header.present(name); ok {
+		if _, ok := header.get(name); ok {
 			return fmt.Errorf("%w: header %q is not accepted", ErrMalformed, name)
 		}
 	}

@@ -144,13 +144,14 @@ async function readBody(request: Request, max: number): Promise<string> {
 
 /**
  * The publish body contract (docs/protocol.md): a JSON object with exactly the keys `data`
- * (required, any JSON value) and optionally `to` (a user id string). Anything else, case variants,
- * duplicates and `"to": null` included, is 400 bad_request and reaches no one.
+ * (required, any JSON value) and optionally `to` (a user id string), read by the tokens' strict
+ * reader (the twin of verifier/publish.go). Anything else, case variants, duplicates at any depth
+ * and `"to": null` included, is 400 bad_request and reaches no one.
  */
 export function parsePublishBody(text: string): { to: string | null; data: string } {
   let members;
   try {
-    members = parseTopObject(text, { allowNestedDuplicates: true });
+    members = parseTopObject(text);
   } catch (e) {
     if (e instanceof JSONError) throw new HttpError(400, "bad_request");
     throw e;

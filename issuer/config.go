@@ -21,6 +21,10 @@ type Config struct {
 	// PreviousPublicKeysPEM is JWT_PREVIOUS_PUBLIC_KEYS: retired keys that stay in the JWKS
 	// after a rotation until their tokens have expired. Optional.
 	PreviousPublicKeysPEM string
+	// NextPublicKeysPEM is JWT_NEXT_PUBLIC_KEYS: keys published in the JWKS before the issuer
+	// signs with them, so that routers trust a key before its first token (docs/operations.md).
+	// Optional.
+	NextPublicKeysPEM string
 	// Issuer is JWT_ISSUER (`iss`). Required; defaults to "office-router-dev" in Dev.
 	Issuer string
 	// Audience is JWT_AUDIENCE (`aud`). Required; defaults to "office-router" in Dev.
@@ -71,6 +75,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		PrivateKeyPEM:         getenv("JWT_PRIVATE_KEY"),
 		PrivateKeyFile:        getenv("JWT_PRIVATE_KEY_FILE"),
 		PreviousPublicKeysPEM: getenv("JWT_PREVIOUS_PUBLIC_KEYS"),
+		NextPublicKeysPEM:     getenv("JWT_NEXT_PUBLIC_KEYS"),
 		Issuer:                getenv("JWT_ISSUER"),
 		Audience:              getenv("JWT_AUDIENCE"),
 		WebSocketBaseURL:      getenv("WEBSOCKET_BASE_URL"),

@@ -237,6 +237,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 		c.mu.Lock()
 		c.closed = true // nothing is queued (so no writer is started) once the reader is gone
 		c.mu.Unlock()
-		h.leave(c)
+		h.leave(c) // at once: the others see the leave without waiting for the linger
+		c.linger()
 	}()
 }

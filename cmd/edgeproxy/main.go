@@ -41,6 +41,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", `serve /metrics here only (never on -addr); "off" serves none`)
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long SIGTERM waits for sockets to close")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	jwksRefresh := fs.Duration("jwks-refresh-interval", verifier.DefaultJWKSRefreshInterval, "CONN_JWKS_URL: how often the JWKS is fetched again (the lead a pre-published key needs)")
+	jwksUnknown := fs.Duration("jwks-unknown-kid-interval", verifier.DefaultJWKSUnknownKIDInterval, "CONN_JWKS_URL: least time between two fetches caused by unknown kids")
+	jwksTimeout := fs.Duration("jwks-timeout", verifier.DefaultJWKSTimeout, "CONN_JWKS_URL: bound of each fetch, and of a handshake waiting for one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,6 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	vcfg.JWKSRefreshInterval, vcfg.JWKSUnknownKIDInterval, vcfg.JWKSTimeout = *jwksRefresh, *jwksUnknown, *jwksTimeout
 	v, err := verifier.New(vcfg, verifier.WithLogger(logger))
 	if err != nil {
 		return err

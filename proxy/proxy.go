@@ -382,7 +382,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		for _, c := range clients {
+		for _, c := range p.allClients() { // listed again: some joined after the first list
 			c.kill()
 		}
 		for _, r := range relays {

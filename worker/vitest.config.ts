@@ -5,7 +5,6 @@ import { defineConfig } from "vitest/config";
 // The shared conformance vectors and a throwaway test key (testdata/keys/README.md) reach the
 // tests as bindings, so the Worker is configured exactly as the vectors say.
 const vectors = JSON.parse(readFileSync(new URL("../testdata/vectors/handshake.json", import.meta.url), "utf8"));
-const publishVectors = JSON.parse(readFileSync(new URL("../testdata/vectors/publish.json", import.meta.url), "utf8"));
 const testKey = readFileSync(new URL("../testdata/keys/test-only-a.pem", import.meta.url), "utf8");
 
 // CONN_JWT_PUBLIC_KEY is a required secret in wrangler.jsonc, not a var: wrangler looks for it in
@@ -27,7 +26,6 @@ export default defineConfig({
           JWT_MAX_TTL_SECONDS: String(vectors.config.maxTtlSeconds),
           ALLOWED_ORIGINS: "https://app.test",
           VECTORS: vectors,
-          PUBLISH_VECTORS: publishVectors,
           TEST_PRIVATE_KEY: testKey,
         },
       },

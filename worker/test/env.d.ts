@@ -16,16 +16,6 @@ declare global {
         config: { issuer: string; audience: string; leewaySeconds: number; maxTtlSeconds: number; publicKeys: string };
         cases: Vector[];
       };
-      PUBLISH_VECTORS: {
-        org: string;
-        online: string[];
-        cases: {
-          name: string;
-          body?: string;
-          bodyBase64?: string;
-          want: { status: number; error?: string; deliver?: "org" | "user"; to?: string; data?: unknown };
-        }[];
-      };
       TEST_PRIVATE_KEY: string;
     }
   }

@@ -77,20 +77,14 @@ func keyEquals(raw []byte, name string) bool {
 type parser struct {
 	b []byte
 	i int
-	// nestedDuplicates allows duplicate keys below the top level: a publish body's data is
-	// opaque and passed on verbatim (worker/src/json.ts allowNestedDuplicates). Tokens refuse
-	// them at every depth.
-	nestedDuplicates bool
 }
 
 // parseTopObject parses b, which must be exactly one JSON object, into o.
-func parseTopObject(b []byte, o *object) error { return parseObject(b, o, false) }
-
-func parseObject(b []byte, o *object, nestedDuplicates bool) error {
+func parseTopObject(b []byte, o *object) error {
 	if !utf8.Valid(b) {
 		return errJSON
 	}
-	p := parser{b: b, nestedDuplicates: nestedDuplicates}
+	p := parser{b: b}
 	p.ws()
 	o.m = o.inline[:0]
 	if err := p.object(0, o); err != nil {
@@ -152,7 +146,7 @@ func (p *parser) object(depth int, top *object) error {
 				}
 			}
 			top.m = append(top.m, member{key: key, val: p.b[vstart:p.i], k: k})
-		} else if !p.nestedDuplicates {
+		} else {
 			for _, other := range keys {
 				if sameKey(other, key) {
 					return errJSON

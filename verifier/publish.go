@@ -16,13 +16,12 @@ type PublishBody struct {
 // that both twins agree on every body (testdata/vectors/publish.json): exactly one JSON object
 // whose keys, after unescaping, are "data" (required, any JSON value, null included) and
 // optionally "to" (a string that is a valid user id). Anything else is ErrBadPublishBody:
-// another key or a case variant, a duplicate top-level key, "to" null or not a string,
-// invalid UTF-8, a BOM, trailing bytes. "data" itself is opaque: passed on verbatim, duplicate
-// keys inside it included, as the Worker does. encoding/json would take {"to":null} for an absent
+// another key or a case variant, a duplicate key at any depth, "to" null or not a string,
+// invalid UTF-8, a BOM, trailing bytes. encoding/json would take {"to":null} for an absent
 // "to" (a broadcast to the whole org) and {"TO":…} for "to".
 func ParsePublishBody(b []byte) (PublishBody, error) {
 	var o object
-	if parseObject(b, &o, true) != nil {
+	if parseTopObject(b, &o) != nil {
 		return PublishBody{}, ErrBadPublishBody
 	}
 	var out PublishBody

@@ -166,6 +166,7 @@ func TestLeaveAfterCloseRightAfterWelcome(t *testing.T) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var worst time.Duration
+	lastLeave := time.Now()
 	for len(seen) < n {
 		select {
 		case u, ok := <-leaves:
@@ -176,6 +177,7 @@ func TestLeaveAfterCloseRightAfterWelcome(t *testing.T) {
 			at, known := closedAt[u]
 			mu.Unlock()
 			seen[u] = true // known is always true: the close is noted before it happens
+			lastLeave = time.Now()
 			if d := time.Since(at); known && d > worst {
 				worst = d
 			}
@@ -186,8 +188,15 @@ func TestLeaveAfterCloseRightAfterWelcome(t *testing.T) {
 		mu.Lock()
 		for u, at := range closedAt {
 			if !seen[u] && time.Since(at) > stallLimit {
+				later := 0 // leaves seen of users that closed after u: tells a stuck socket from a starved process
+				for v, vt := range closedAt {
+					if seen[v] && vt.After(at) {
+						later++
+					}
+				}
 				mu.Unlock()
-				t.Fatalf("%s closed %v ago and is still a member (%d of %d leaves seen)", u, time.Since(at).Round(time.Millisecond), len(seen), n)
+				t.Fatalf("%s closed %v ago and is still a member (%d of %d leaves seen, %d of them of users that closed later; last leave %v ago)",
+					u, time.Since(at).Round(time.Millisecond), len(seen), n, later, time.Since(lastLeave).Round(time.Millisecond))
 			}
 		}
 		mu.Unlock()

@@ -206,9 +206,9 @@ var (
 	jsonNull   = json.RawMessage("null")
 )
 
-// readLoop runs in the handler goroutine until the socket closes.
+// readLoop runs in the connection's read goroutine until the socket closes or fails; the
+// caller then leaves the hub and lingers.
 func (c *client) readLoop() {
-	defer c.linger()
 	wait := 2*c.p.cfg.PingPeriod + c.p.cfg.WriteWait
 	c.conn.SetReadLimit(c.p.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
 	_ = c.conn.SetReadDeadline(time.Now().Add(wait))

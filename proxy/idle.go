@@ -42,20 +42,23 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
-// waitReadable blocks, in a shallow frame, until conn has input (or its read deadline passes).
+// waitReadable blocks, in a shallow frame, until conn has input or EOF (or its read deadline
+// passes, or it is closed).
+//
+// It must look at the socket before it sleeps. RawConn.Read first resets the poller's
+// "readable" flag (pollDesc.prepareRead), and the poller is edge-triggered: input that arrived
+// after gorilla's last read(2) set that flag and raised its one edge already, so a wait that
+// trusted the poller alone would sleep until the next packet (the pong after the next ping) or
+// the read deadline. So every call of f first peeks without blocking (peekReadable): data, EOF
+// or an error end the wait; only "would block" waits, and the poller then reports any later edge.
 func waitReadable(rc syscall.RawConn) error {
-	waited := false
-	err := rc.Read(func(uintptr) bool {
-		if waited {
-			return true
-		}
-		waited = true
-		return false // not done: wait for readability, then be called again
-	})
-	return err
+	return rc.Read(peekReadable)
 }
 
 func rawConn(c net.Conn) syscall.RawConn {
+	if !canPeek {
+		return nil // no idle wait: the reader blocks inside gorilla, correct but deeper
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return nil

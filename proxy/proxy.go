@@ -92,8 +92,8 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 
 // Stats is a snapshot of what the proxy holds, for tests and diagnostics.
 type Stats struct {
-	Hubs        int // organisations with at least one connection
-	Connections int // open hub connections (reservations included)
+	Hubs        int // organisations with at least one connection (forwarded ones included)
+	Connections int // admitted connections, hub and forwarded (reservations included)
 	Relays      int // forwarded connections
 	ReplayJTIs  int // remembered jtis
 }
@@ -372,7 +372,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		for _, c := range clients {
+		for _, c := range p.allClients() { // listed again: some joined after the first list
 			c.kill()
 		}
 		for _, r := range relays {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -39,13 +40,18 @@ func NodeBinDir(ctx context.Context, root string, log io.Writer) (string, error)
 	return dir, nil
 }
 
-// withPath returns env with dir first on PATH.
+// withPath returns env with dir first on PATH. A dir already on PATH is left where it is: node.sh
+// found that `node` by looking up this same PATH, so it already comes first, and moving a folder
+// such as /usr/bin forward would change which of its other programs win.
 func withPath(env []string, dir string) []string {
 	out := make([]string, 0, len(env)+1)
 	path := dir
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = dir + string(os.PathListSeparator) + v
+			path = v
+			if !slices.Contains(filepath.SplitList(v), dir) {
+				path = dir + string(os.PathListSeparator) + v
+			}
 			continue
 		}
 		out = append(out, kv)

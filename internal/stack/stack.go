@@ -149,7 +149,10 @@ type WranglerOptions struct {
 	Root string // repository root (wrangler.jsonc)
 	Port int
 	// Vars are the Worker's bindings. The required secrets of wrangler.jsonc (CONN_JWT_PUBLIC_KEY)
-	// reach wrangler through its environment, the others as --var.
+	// reach wrangler through its environment, the others as --var. Every other variable named in
+	// wrangler.jsonc is removed from the environment wrangler inherits: with secrets declared,
+	// wrangler dev lets a process variable of that name replace the config's var, so a developer's
+	// exported ALLOWED_ORIGINS or JWT_ISSUER would leak into the Worker.
 	Vars      map[string]string
 	PersistTo string // clean Durable Object state; created if missing
 	// Env is the wrangler.jsonc environment to run. This defaults to "dev", which holds the dev
@@ -159,16 +162,6 @@ type WranglerOptions struct {
 	// reloads the Worker with its new vars when this file changes (the rotation e2e does so).
 	Config string
 }
-
-// workerSecrets are the names in wrangler.jsonc's "secrets": {"required": [...]}.
-var workerSecrets = []string{"CONN_JWT_PUBLIC_KEY"}
-
-// workerBindings are every variable of the Worker (docs/configuration.md). With secrets declared,
-// wrangler dev lets a process environment variable of the same name replace a var of
-// wrangler.jsonc, so a developer's exported ALLOWED_ORIGINS or JWT_ISSUER must not leak into the
-// Worker: these are removed from the inherited environment and set only from WranglerOptions.Vars.
-var workerBindings = []string{"CONN_JWT_PUBLIC_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "ALLOWED_ORIGINS",
-	"JWT_LEEWAY_SECONDS", "JWT_MAX_TTL_SECONDS"}
 
 // WranglerBin is the pinned wrangler of worker/node_modules.
 func WranglerBin(root string) string {
@@ -215,6 +208,10 @@ func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg, err := readWranglerConfig(o.Root)
+	if err != nil {
+		return nil, err
+	}
 	inspector, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -237,9 +234,10 @@ func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
 	args := []string{"dev", "--config", o.Config, "--env", o.Env, "--env-file", envFile,
 		"--ip", "127.0.0.1", "--port", fmt.Sprint(o.Port), "--inspector-port", fmt.Sprint(inspector),
 		"--persist-to", o.PersistTo, "--show-interactive-dev-session=false", "--log-level", "warn"}
-	env := withPath(withoutVars(os.Environ(), workerBindings), nodeDir)
+	env := withPath(withoutVars(os.Environ(), cfg.bindingNames()), nodeDir)
+	secrets := cfg.secretNames()
 	for k, v := range o.Vars {
-		if slices.Contains(workerSecrets, k) {
+		if slices.Contains(secrets, k) {
 			env = append(env, k+"="+v)
 		} else {
 			args = append(args, "--var", k+":"+v)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,8 +103,10 @@ func TestWranglerDevEnv(t *testing.T) {
 }
 
 // TestDeployDryRun runs `wrangler deploy --dry-run` for production (the top level) and env.dev
-// and checks the bindings wrangler prints: the key is never a var (let alone an empty one), and
-// production carries neither the dev issuer nor dev origins.
+// and checks the bindings wrangler prints: the key is never a var, no var is empty, production
+// carries nothing of env.dev's (the dev issuer, local origins), and both declare the same vars,
+// because wrangler does not inherit vars into a named environment and a var added to one only
+// would silently fall back to its default in the other.
 func TestDeployDryRun(t *testing.T) {
 	root, err := stack.RepoRoot()
 	if err != nil {
@@ -116,74 +119,72 @@ func TestDeployDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const (
+		doKind  = "Durable Object"
+		varKind = "Environment Variable"
+	)
 	// A binding line: `env.NAME ("value")   Environment Variable` or `env.NAME (Class)  Durable Object`.
 	line := regexp.MustCompile(`^env\.([A-Z_]+) \((.*)\)\s{2,}(\S.*?)\s*$`)
-	tests := []struct {
-		env      string
-		want     map[string]string // binding → resource kind
-		optional map[string]string // may be there (a deployer's own production values)
-		wantVal  map[string]string // var → value as printed
-		never    []string          // text that must not appear anywhere in the output
-	}{
-		{
-			env: "",
-			want: map[string]string{"WEBSOCKET_SERVER": "Durable Object", "JWT_AUDIENCE": "Environment Variable",
-				"JWT_LEEWAY_SECONDS": "Environment Variable", "JWT_MAX_TTL_SECONDS": "Environment Variable"},
-			optional: map[string]string{"JWT_ISSUER": "Environment Variable", "ALLOWED_ORIGINS": "Environment Variable"},
-			wantVal:  map[string]string{"JWT_AUDIENCE": `"office-router"`},
-			// wrangler cuts long values ("http://localhos..."), hence the prefixes.
-			never: []string{"CONN_JWT_PUBLIC_KEY", "office-router-dev", "127.0.0.1", "//localhos", "//[::1]"},
-		},
-		{
-			env: "dev",
-			want: map[string]string{"WEBSOCKET_SERVER": "Durable Object", "JWT_ISSUER": "Environment Variable",
-				"JWT_AUDIENCE": "Environment Variable", "ALLOWED_ORIGINS": "Environment Variable",
-				"JWT_LEEWAY_SECONDS": "Environment Variable", "JWT_MAX_TTL_SECONDS": "Environment Variable"},
-			wantVal: map[string]string{"JWT_ISSUER": `"office-router-dev"`},
-			never:   []string{"CONN_JWT_PUBLIC_KEY"},
-		},
+	type binding struct{ value, kind string }
+	dryRun := func(t *testing.T, env string) (map[string]binding, string) {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), stack.WranglerBin(root), "deploy", "--dry-run", "--outdir", t.TempDir(),
+			"--config", filepath.Join(root, "wrangler.jsonc"), "--env", env)
+		cmd.Dir = t.TempDir() // no .dev.vars or .env of the developer's
+		cmd.Env = append(os.Environ(), "PATH="+nodeDir+":"+os.Getenv("PATH"), "WRANGLER_SEND_METRICS=false",
+			"CLOUDFLARE_CF_FETCH_ENABLED=false", "NO_COLOR=1", "WRANGLER_LOG_PATH="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("wrangler deploy --dry-run --env %q: %v\n%s", env, err, out)
+		}
+		got := map[string]binding{}
+		for _, l := range strings.Split(string(out), "\n") {
+			if m := line.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
+				got[m[1]] = binding{value: m[2], kind: m[3]}
+			}
+		}
+		if got["WEBSOCKET_SERVER"].kind != doKind {
+			t.Errorf("env %q: WEBSOCKET_SERVER is %q, want a %s\n%s", env, got["WEBSOCKET_SERVER"].kind, doKind, out)
+		}
+		if _, ok := got["CONN_JWT_PUBLIC_KEY"]; ok || strings.Contains(string(out), "CONN_JWT_PUBLIC_KEY") {
+			t.Errorf("env %q: CONN_JWT_PUBLIC_KEY is a binding of the upload (it must be a secret set apart)", env)
+		}
+		for name, b := range got {
+			if b.kind == varKind && b.value == `""` {
+				t.Errorf("env %q: %s is an empty var", env, name)
+			}
+		}
+		return got, string(out)
 	}
-	for _, tt := range tests {
-		t.Run("env="+tt.env, func(t *testing.T) {
-			cmd := exec.CommandContext(t.Context(), stack.WranglerBin(root), "deploy", "--dry-run", "--outdir", t.TempDir(),
-				"--config", filepath.Join(root, "wrangler.jsonc"), "--env", tt.env)
-			cmd.Dir = t.TempDir() // no .dev.vars or .env of the developer's
-			cmd.Env = append(os.Environ(), "PATH="+nodeDir+":"+os.Getenv("PATH"), "WRANGLER_SEND_METRICS=false",
-				"CLOUDFLARE_CF_FETCH_ENABLED=false", "NO_COLOR=1", "WRANGLER_LOG_PATH="+t.TempDir())
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("wrangler deploy --dry-run: %v\n%s", err, out)
-			}
-			got := map[string]string{}
-			vals := map[string]string{}
-			for _, l := range strings.Split(string(out), "\n") {
-				if m := line.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
-					got[m[1]], vals[m[1]] = m[3], m[2]
-				}
-			}
-			for name, kind := range tt.want {
-				if got[name] != kind {
-					t.Errorf("binding %s: got %q, want %q", name, got[name], kind)
-				}
-			}
-			for name, kind := range got {
-				if tt.want[name] != kind && tt.optional[name] != kind {
-					t.Errorf("unexpected binding %s (%s)", name, kind)
-				}
-				if kind == "Environment Variable" && vals[name] == `""` {
-					t.Errorf("%s is an empty var", name)
-				}
-			}
-			for name, v := range tt.wantVal {
-				if vals[name] != v {
-					t.Errorf("%s = %s, want %s", name, vals[name], v)
-				}
-			}
-			for _, s := range tt.never {
-				if strings.Contains(string(out), s) {
-					t.Errorf("output mentions %q:\n%s", s, out)
-				}
-			}
-		})
+
+	prod, prodOut := dryRun(t, "")
+	dev, _ := dryRun(t, "dev")
+
+	// wrangler cuts long values ("http://localhos..."), hence the prefixes.
+	for _, s := range []string{"office-router-dev", "127.0.0.1", "//localhos", "//[::1]"} {
+		if strings.Contains(prodOut, s) {
+			t.Errorf("production mentions %q:\n%s", s, prodOut)
+		}
+	}
+	if v := prod["JWT_AUDIENCE"].value; v != `"office-router"` {
+		t.Errorf("production JWT_AUDIENCE = %s, want \"office-router\"", v)
+	}
+	if v := dev["JWT_ISSUER"].value; v != `"office-router-dev"` {
+		t.Errorf("env.dev JWT_ISSUER = %s, want \"office-router-dev\"", v)
+	}
+	if dev["ALLOWED_ORIGINS"].kind != varKind {
+		t.Error("env.dev has no ALLOWED_ORIGINS")
+	}
+	// The deployer adds JWT_ISSUER and ALLOWED_ORIGINS to production; every other var is in both.
+	deployerOwn := []string{"JWT_ISSUER", "ALLOWED_ORIGINS"}
+	for name, b := range dev {
+		if b.kind == varKind && prod[name].kind != varKind && !slices.Contains(deployerOwn, name) {
+			t.Errorf("%s is a var of env.dev but not of production", name)
+		}
+	}
+	for name, b := range prod {
+		if b.kind == varKind && dev[name].kind != varKind {
+			t.Errorf("%s is a var of production but not of env.dev", name)
+		}
 	}
 }

@@ -1,0 +1,290 @@
+package proxy_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/qubital/office-router/proxy"
+)
+
+// Regression tests for issue 12: input that arrived between gorilla's last read(2) and the idle
+// wait (idle.go) was forgotten by the edge-triggered poller, so a reader slept until the next
+// packet (the pong after the next ping, up to PingPeriod) or its read deadline (up to
+// 2×PingPeriod + WriteWait). Both tests fail within a second of the first lost wake-up: no
+// answer is allowed to take more than stallLimit.
+
+const stallLimit = time.Second
+
+// TestBackToBackFramesNeverStall: many clients each send two frames back to back and wait for
+// both answers, for at least wakeupRounds rounds in all; no round may take over stallLimit.
+func TestBackToBackFramesNeverStall(t *testing.T) {
+	rounds := int64(100_000)
+	if testing.Short() {
+		rounds = 20_000
+	}
+	const clients = 16
+	e := newEnv(t, proxy.Config{MessagesPerSecond: 1e9, MessageBurst: 1 << 30})
+	var (
+		done    atomic.Int64
+		slowest atomic.Int64
+		wg      sync.WaitGroup
+	)
+	errs := make(chan error, clients)
+	conns := make([]*websocket.Conn, clients)
+	for i := range conns {
+		conns[i] = e.dial(fmt.Sprintf("u%d", i), fmt.Sprintf("org%d", i)).conn
+		_ = conns[i].SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, _, err := conns[i].ReadMessage(); err != nil { // welcome
+			t.Fatal(err)
+		}
+	}
+	ping := []byte("ping")
+	for i, conn := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for done.Add(1) <= rounds {
+				start := time.Now()
+				_ = conn.SetReadDeadline(start.Add(stallLimit))
+				// Two writes, two packets: the second lands while the proxy handles the first.
+				if conn.WriteMessage(websocket.TextMessage, ping) != nil || conn.WriteMessage(websocket.TextMessage, ping) != nil {
+					errs <- fmt.Errorf("client %d: write failed", i)
+					return
+				}
+				for range 2 {
+					_, data, err := conn.ReadMessage()
+					if err != nil {
+						errs <- fmt.Errorf("client %d, round at %d: no pong within %v (a lost wake-up): %v", i, done.Load(), stallLimit, err)
+						return
+					}
+					if string(data) != "pong" {
+						errs <- fmt.Errorf("client %d: got %q, want pong", i, data)
+						return
+					}
+				}
+				for d := int64(time.Since(start)); ; {
+					if old := slowest.Load(); d <= old || slowest.CompareAndSwap(old, d) {
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d rounds over %d clients, slowest round %v", rounds, clients, time.Duration(slowest.Load()))
+}
+
+// TestLeaveAfterCloseRightAfterWelcome: clients that close as soon as their welcome arrives
+// (half with a close frame, half by cutting TCP) leave their hub at once: the observer in the
+// org sees every leave within stallLimit of the close.
+func TestLeaveAfterCloseRightAfterWelcome(t *testing.T) {
+	n := 600
+	if testing.Short() {
+		n = 200
+	}
+	const workers = 8
+	e := newEnv(t, proxy.Config{})
+	obs := e.dial("observer", "quick")
+	obs.next() // welcome
+
+	var mu sync.Mutex
+	closedAt := map[string]time.Time{}
+	leaves := make(chan string, n)
+	obsErr := make(chan error, 1)
+	go func() {
+		defer close(leaves)
+		for {
+			_ = obs.conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // the per-leave check is below
+			var m map[string]any
+			if err := obs.conn.ReadJSON(&m); err != nil {
+				obsErr <- err
+				return
+			}
+			if m["type"] == "presence" && m["event"] == "leave" {
+				leaves <- m["userId"].(string)
+			}
+		}
+	}()
+
+	work := make(chan int)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				user := fmt.Sprintf("q%d", i)
+				conn, _, err := websocket.DefaultDialer.DialContext(t.Context(), e.wsURL+"/orgs/quick/ws",
+					http.Header{"Authorization": {"Bearer " + e.token(user, "quick", "member")}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, _, err := conn.ReadMessage(); err != nil {
+					errs <- err
+					return
+				}
+				if i%2 == 0 {
+					_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+				}
+				mu.Lock()
+				closedAt[user] = time.Now()
+				mu.Unlock()
+				conn.Close()
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for i := range n {
+			select {
+			case work <- i:
+			case <-t.Context().Done():
+				return
+			}
+		}
+	}()
+
+	// Every closed user must leave within stallLimit of its close; check on every leave and
+	// every 100 ms, so a lost wake-up fails the test in about stallLimit, not after 70 s.
+	seen := map[string]bool{}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var worst time.Duration
+	for len(seen) < n {
+		select {
+		case u, ok := <-leaves:
+			if !ok {
+				t.Fatalf("observer stopped after %d leaves: %v", len(seen), <-obsErr)
+			}
+			mu.Lock()
+			at, known := closedAt[u]
+			mu.Unlock()
+			seen[u] = true // known is always true: the close is noted before it happens
+			if d := time.Since(at); known && d > worst {
+				worst = d
+			}
+		case err := <-errs:
+			t.Fatal(err)
+		case <-tick.C:
+		}
+		mu.Lock()
+		for u, at := range closedAt {
+			if !seen[u] && time.Since(at) > stallLimit {
+				mu.Unlock()
+				t.Fatalf("%s closed %v ago and is still a member (%d of %d leaves seen)", u, time.Since(at).Round(time.Millisecond), len(seen), n)
+			}
+		}
+		mu.Unlock()
+	}
+	wg.Wait()
+	obs.conn.Close()
+	for range leaves {
+	}
+	t.Logf("%d leaves, slowest %v after the close", n, worst)
+}
+
+// TestShutdownWhileConnecting: Shutdown during a stream of handshakes closes every socket with
+// 1001, including one that reserved its place before Shutdown and joined its hub after
+// Shutdown listed the members: no socket waits out its read deadline, so Shutdown returns nil
+// well within its context.
+func TestShutdownWhileConnecting(t *testing.T) {
+	// The read deadline (2×PingPeriod + WriteWait = 30 s) is far beyond Shutdown's 10 s budget:
+	// a socket Shutdown missed makes it fail.
+	e := newEnv(t, proxy.Config{PingPeriod: 10 * time.Second, WriteWait: 10 * time.Second})
+	const workers = 8
+	var wg sync.WaitGroup
+	var connected atomic.Int64
+	started := make(chan struct{})
+	var once sync.Once
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				user := fmt.Sprintf("w%d-%d", w, i)
+				conn, _, err := websocket.DefaultDialer.DialContext(t.Context(), e.wsURL+"/orgs/late/ws",
+					http.Header{"Authorization": {"Bearer " + e.token(user, "late", "member")}})
+				if err != nil {
+					return // refused: the proxy is shutting down
+				}
+				connected.Add(1)
+				if connected.Load() >= 50 {
+					once.Do(func() { close(started) })
+				}
+				wg.Add(1)
+				go func() { // read (and so answer the close) until the server closes
+					defer wg.Done()
+					defer conn.Close()
+					_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+					for {
+						if _, _, err := conn.ReadMessage(); err != nil {
+							return
+						}
+					}
+				}()
+			}
+		}()
+	}
+	<-started
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.p.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown after %v: %v (%d sockets opened; a socket was not told to close)", time.Since(start), err, connected.Load())
+	}
+	wg.Wait()
+	t.Logf("%d sockets, Shutdown took %v", connected.Load(), time.Since(start))
+}
+
+// TestForwardShutdownWithSilentPeers: in forward mode, Shutdown's 1001 is not answered by a
+// client that never reads nor by an upstream that never reads; each side still ends after
+// closeGrace, as in hub mode, instead of holding Shutdown until its context ends.
+func TestForwardShutdownWithSilentPeers(t *testing.T) {
+	release := make(chan struct{})
+	handlerDone := make(chan struct{}, 16)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { handlerDone <- struct{}{} }()
+		conn, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		<-release // never reads: never answers a close
+		conn.Close()
+	}))
+	t.Cleanup(func() {
+		close(release)
+		select { // the one upgrade handler (hijacked: httptest does not wait for it)
+		case <-handlerDone:
+		case <-time.After(10 * time.Second):
+			t.Error("upstream handler did not return")
+		}
+		upstream.Close()
+	})
+	fw := newEnv(t, proxy.Config{Upstream: "ws" + strings.TrimPrefix(upstream.URL, "http")})
+	c := fw.dial("alice", "acme") // never reads either
+	_ = c
+	waitFor(t, func() bool { return fw.p.Stats().Relays == 1 }, "relay not registered: %+v", fw.p)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := fw.p.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown after %v: %v", time.Since(start), err)
+	}
+	t.Logf("Shutdown took %v", time.Since(start))
+}

@@ -44,14 +44,17 @@ const (
 //   - the Go proxy with CONN_JWKS_URL reading the real issuer's JWKS (the issuer restarted with
 //     JWT_NEXT_PUBLIC_KEYS, then the switched key, then without the old key);
 //   - the Go proxy with CONN_JWT_PUBLIC_KEY, redeployed blue-green (a new process with the
-//     new PEM list; traffic moves once it is healthy; the old one drains on SIGTERM);
+//     new PEM list; traffic moves once it is healthy; the old one finishes its handshakes,
+//     then gets SIGTERM);
 //   - the Worker under wrangler dev, whose CONN_JWT_PUBLIC_KEY changes by editing its config
-//     file, which wrangler dev watches and reloads from (the local stand-in for `wrangler deploy`).
+//     file, which wrangler dev watches and reloads from (the local stand-in for
+//     `wrangler secret put`).
 //
 // It requires zero refused valid handshakes and zero accepted forged ones, and logs the counts.
 // What it cannot prove for the Worker: a production deploy's propagation across Cloudflare's
 // locations; it proves that the Worker accepts both keys once both PEMs are set and that the
-// reload itself refuses no handshake.
+// reload refuses no handshake, apart from the duplicates wrangler dev's own proxy makes of
+// requests the reload cut off (counted apart, see below and docs/operations.md).
 func TestKeyRotationRefusesNoOne(t *testing.T) {
 	root, err := stack.RepoRoot()
 	if err != nil {

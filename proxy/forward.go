@@ -173,6 +173,10 @@ func (r *relay) goingAway() {
 	deadline := time.Now().Add(time.Second)
 	_ = r.client.WriteControl(websocket.CloseMessage, msg, deadline)
 	_ = r.upstream.WriteControl(websocket.CloseMessage, msg, deadline)
+	// As in hub mode: each side has closeGrace to answer, then its pipe ends; a silent peer
+	// must not hold Shutdown until its context ends.
+	_ = r.client.SetReadDeadline(time.Now().Add(closeGrace))
+	_ = r.upstream.SetReadDeadline(time.Now().Add(closeGrace))
 }
 
 func (r *relay) kill() {

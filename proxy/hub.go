@@ -191,6 +191,23 @@ func (h *hub) publish(to string, data json.RawMessage) int {
 	return h.broadcast(nil, msg)
 }
 
+func (p *Proxy) isClosing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closing
+}
+
+// allClients lists every hub connection now.
+func (p *Proxy) allClients() []*client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var all []*client
+	for _, h := range p.hubs {
+		all = append(all, h.snapshot()...)
+	}
+	return all
+}
+
 func (h *hub) snapshot() []*client {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -218,6 +235,11 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	// already a member, and what is sent to the org meanwhile waits in its queue.
 	c := newClient(p, h, id)
 	h.join(c)
+	if p.isClosing() {
+		// Reserved before Shutdown, joined after Shutdown listed the members: nobody else will
+		// tell this socket to close (join then this check, against closing then the listing).
+		c.closeGracefully(CloseGoingAway, "server shutting down")
+	}
 	hw := &hijackWriter{ResponseWriter: w}
 	conn, err := p.upgrader.Upgrade(hw, r, hdr)
 	if err != nil {

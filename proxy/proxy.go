@@ -270,9 +270,10 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 			"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 		return
 	}
-	// The jti is spent here in hub mode and in forward mode with identity headers; with
-	// ForwardToken the upstream judges the token, so spending it first would make it refuse
-	// every socket as replayed.
+	// The jti is spent here in hub mode and in forward mode with identity headers (the upstream
+	// never sees the token). With ForwardToken the upstream judges the token, replay included,
+	// in the one store that every forwarder in front of it shares; a forwarder's own store would
+	// know only the sockets that happened to pass through it.
 	if !p.cfg.ForwardToken || p.cfg.Upstream == "" {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
 			p.reject(w, ip, err, start)
@@ -326,6 +327,15 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		writeError(w, ErrBadRequest)
 		return
 	}
+	// Publish tokens are single-use too, as on the Worker: spent once the body is accepted, so a
+	// refused body does not burn the token. The same rule as sockets says where: here, unless
+	// ForwardToken leaves the token to the upstream.
+	if p.cfg.Upstream == "" || !p.cfg.ForwardToken {
+		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	if p.cfg.Upstream != "" {
 		p.forwardHTTP(w, r, http.MethodPost, raw)
 		return
@@ -372,7 +382,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		for _, c := range clients {
+		for _, c := range p.allClients() { // listed again: some joined after the first list
 			c.kill()
 		}
 		for _, r := range relays {

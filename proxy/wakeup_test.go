@@ -1,8 +1,11 @@
 package proxy_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,6 +166,7 @@ func TestLeaveAfterCloseRightAfterWelcome(t *testing.T) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var worst time.Duration
+	lastLeave := time.Now()
 	for len(seen) < n {
 		select {
 		case u, ok := <-leaves:
@@ -173,6 +177,7 @@ func TestLeaveAfterCloseRightAfterWelcome(t *testing.T) {
 			at, known := closedAt[u]
 			mu.Unlock()
 			seen[u] = true // known is always true: the close is noted before it happens
+			lastLeave = time.Now()
 			if d := time.Since(at); known && d > worst {
 				worst = d
 			}
@@ -183,8 +188,15 @@ func TestLeaveAfterCloseRightAfterWelcome(t *testing.T) {
 		mu.Lock()
 		for u, at := range closedAt {
 			if !seen[u] && time.Since(at) > stallLimit {
+				later := 0 // leaves seen of users that closed after u: tells a stuck socket from a starved process
+				for v, vt := range closedAt {
+					if seen[v] && vt.After(at) {
+						later++
+					}
+				}
 				mu.Unlock()
-				t.Fatalf("%s closed %v ago and is still a member (%d of %d leaves seen)", u, time.Since(at).Round(time.Millisecond), len(seen), n)
+				t.Fatalf("%s closed %v ago and is still a member (%d of %d leaves seen, %d of them of users that closed later; last leave %v ago)",
+					u, time.Since(at).Round(time.Millisecond), len(seen), n, later, time.Since(lastLeave).Round(time.Millisecond))
 			}
 		}
 		mu.Unlock()
@@ -194,4 +206,94 @@ func TestLeaveAfterCloseRightAfterWelcome(t *testing.T) {
 	for range leaves {
 	}
 	t.Logf("%d leaves, slowest %v after the close", n, worst)
+}
+
+// TestShutdownWhileConnecting: Shutdown during a stream of handshakes closes every socket with
+// 1001, including one that reserved its place before Shutdown and joined its hub after
+// Shutdown listed the members: no socket waits out its read deadline, so Shutdown returns nil
+// well within its context.
+func TestShutdownWhileConnecting(t *testing.T) {
+	// The read deadline (2×PingPeriod + WriteWait = 30 s) is far beyond Shutdown's 10 s budget:
+	// a socket Shutdown missed makes it fail.
+	e := newEnv(t, proxy.Config{PingPeriod: 10 * time.Second, WriteWait: 10 * time.Second})
+	const workers = 8
+	var wg sync.WaitGroup
+	var connected atomic.Int64
+	started := make(chan struct{})
+	var once sync.Once
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				user := fmt.Sprintf("w%d-%d", w, i)
+				conn, _, err := websocket.DefaultDialer.DialContext(t.Context(), e.wsURL+"/orgs/late/ws",
+					http.Header{"Authorization": {"Bearer " + e.token(user, "late", "member")}})
+				if err != nil {
+					return // refused: the proxy is shutting down
+				}
+				connected.Add(1)
+				if connected.Load() >= 50 {
+					once.Do(func() { close(started) })
+				}
+				wg.Add(1)
+				go func() { // read (and so answer the close) until the server closes
+					defer wg.Done()
+					defer conn.Close()
+					_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+					for {
+						if _, _, err := conn.ReadMessage(); err != nil {
+							return
+						}
+					}
+				}()
+			}
+		}()
+	}
+	<-started
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.p.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown after %v: %v (%d sockets opened; a socket was not told to close)", time.Since(start), err, connected.Load())
+	}
+	wg.Wait()
+	t.Logf("%d sockets, Shutdown took %v", connected.Load(), time.Since(start))
+}
+
+// TestForwardShutdownWithSilentPeers: in forward mode, Shutdown's 1001 is not answered by a
+// client that never reads nor by an upstream that never reads; each side still ends after
+// closeGrace, as in hub mode, instead of holding Shutdown until its context ends.
+func TestForwardShutdownWithSilentPeers(t *testing.T) {
+	release := make(chan struct{})
+	handlerDone := make(chan struct{}, 16)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { handlerDone <- struct{}{} }()
+		conn, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		<-release // never reads: never answers a close
+		conn.Close()
+	}))
+	t.Cleanup(func() {
+		close(release)
+		select { // the one upgrade handler (hijacked: httptest does not wait for it)
+		case <-handlerDone:
+		case <-time.After(10 * time.Second):
+			t.Error("upstream handler did not return")
+		}
+		upstream.Close()
+	})
+	fw := newEnv(t, proxy.Config{Upstream: "ws" + strings.TrimPrefix(upstream.URL, "http")})
+	c := fw.dial("alice", "acme") // never reads either
+	_ = c
+	waitFor(t, func() bool { return fw.p.Stats().Relays == 1 }, "relay not registered: %+v", fw.p)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := fw.p.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown after %v: %v", time.Since(start), err)
+	}
+	t.Logf("Shutdown took %v", time.Since(start))
 }

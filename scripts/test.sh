@@ -66,6 +66,23 @@ fi
 step "Go: unit, integration and e2e tests (-race); e2e starts wrangler dev, the issuer and the proxy"
 go test -race -count=1 -timeout 20m ./...
 
+step "Go: lost wake-up regressions under contention (issue 12): 20 runs at -cpu=1,2 beside a CPU-heavy test"
+# A test that fails only under load is a bug, not flakiness: these found lost wake-ups in the
+# proxy's read path and shutdown. The CPU hog is itself a regression test (back-to-back frames).
+stressdir=$(mktemp -d)
+go test -race -c -o "$stressdir/proxy.test" ./proxy
+( while [ ! -e "$stressdir/stop" ]; do
+    "$stressdir/proxy.test" -test.run '^TestBackToBackFramesNeverStall$' -test.short -test.count=1 >"$stressdir/hog.log" 2>&1 || { cat "$stressdir/hog.log"; exit 1; }
+  done ) &
+hog=$!
+stress_rc=0
+"$stressdir/proxy.test" -test.short -test.count=20 -test.cpu=1,2 \
+  -test.run '^(TestChurn|TestLeaveAfterCloseRightAfterWelcome|TestShutdownWhileConnecting|TestHTTPLevelAbuse|TestSlowloris|TestFrameLevelAbuse|TestFrameAbuse)$' || stress_rc=$?
+touch "$stressdir/stop"
+wait "$hog" || stress_rc=1
+rm -rf "$stressdir"
+[ "$stress_rc" = 0 ] || { echo "lost wake-up regressions failed under contention" >&2; exit 1; }
+
 step "Go: short fuzz runs"
 for target in verifier:FuzzVerify verifier:FuzzExtract proxy:FuzzParseInbound internal/rsakey:FuzzParse; do
   go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-8s}" "./${target%%:*}"

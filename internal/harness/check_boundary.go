@@ -57,6 +57,17 @@ func (c *checker) boundaryCases() []checkCase {
 	} {
 		list = append(list, checkCase{p.name, p.want, c.publishBody(p.body)})
 	}
+	// Single-use holds for publish tokens too.
+	list = append(list, checkCase{"publish_token_single_use", "200 401 replayed", func(ctx context.Context) (string, error) {
+		org := c.org("pubonce")
+		tok := Craft(c.cfg.Key, RS256Header(c.cfg.Key), c.claimsFor("backend", org, "scope", "publish", "userId", nil, "role", nil))
+		first, err := c.post(ctx, org, tok, `{"data":1}`)
+		if err != nil {
+			return "", err
+		}
+		second, err := c.post(ctx, org, tok, `{"data":1}`)
+		return strings.Fields(first)[0] + " " + second, err
+	}})
 	return list
 }
 

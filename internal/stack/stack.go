@@ -162,11 +162,8 @@ type WranglerOptions struct {
 	// console.log lines (its structured events), which the dev stack filters.
 	LogLevel string
 	// Config is the wrangler config file. This defaults to Root/wrangler.jsonc. wrangler dev
-	// reloads the Worker when this file changes, and reads EnvFile again as it does.
+	// reloads the Worker with its new vars when this file changes (the rotation e2e does so).
 	Config string
-	// EnvFile holds the Worker's secrets as KEY="value" lines (--env-file). This defaults to an
-	// empty file under PersistTo. The rotation e2e changes CONN_JWT_PUBLIC_KEY here, then Config.
-	EnvFile string
 }
 
 // WranglerBin is the pinned wrangler of worker/node_modules.
@@ -233,12 +230,9 @@ func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
 	if err := os.MkdirAll(o.PersistTo, 0o700); err != nil {
 		return nil, err
 	}
-	envFile := o.EnvFile
-	if envFile == "" {
-		envFile = filepath.Join(o.PersistTo, "wrangler-dev.env")
-		if err := os.WriteFile(envFile, nil, 0o600); err != nil {
-			return nil, err
-		}
+	envFile := filepath.Join(o.PersistTo, "wrangler-dev.env")
+	if err := os.WriteFile(envFile, nil, 0o600); err != nil {
+		return nil, err
 	}
 	if o.Config == "" {
 		o.Config = filepath.Join(o.Root, "wrangler.jsonc")

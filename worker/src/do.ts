@@ -280,7 +280,7 @@ export class WebSocketServer extends DurableObject<Env> {
       const att = this.attachment(ws);
       if (att.ended) continue;
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      if (now - Math.max(att.connectedAt, pinged) < PING_TIMEOUT_MS) continue;
+      if (now - Math.max(att.connectedAt ?? 0, pinged) < PING_TIMEOUT_MS) continue;
       try {
         ws.close(CLOSE_PING_TIMEOUT, "ping timeout");
       } catch {

@@ -5,22 +5,13 @@ import type { Env } from "./env";
 import { getConfig, originAllowed, type RouterConfig } from "./config";
 import { IDENTITY_HEADERS, logEvent, MAX_MESSAGE_BYTES } from "./do";
 import { extractToken } from "./extract";
-import { JSONError, parseTopObject } from "./json";
+import { HttpError, toHttpError } from "./errors";
+import { parsePublishBody, readBody } from "./publish";
 import { isValidId, TokenError, verifyHandshake, verifyPublish } from "./verify";
 
 export { WebSocketServer } from "./do";
 
 const ROUTE = /^\/orgs\/([^/]+)\/(ws|publish)$/;
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(code);
-  }
-}
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -30,24 +21,6 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-
-/** Seconds a client should wait after 503 unavailable. */
-const RETRY_AFTER_SECONDS = 1;
-
-/** A Durable Object stub error the platform marks as worth retrying (overloaded, or reset). */
-function transient(e: unknown): boolean {
-  const f = e as { overloaded?: unknown; retryable?: unknown } | null;
-  return typeof f === "object" && f !== null && (f.overloaded === true || f.retryable === true);
-}
-
-/** The one place errors become responses: token reasons are 401, everything else carries its own status. */
-export function toHttpError(e: unknown): HttpError {
-  if (e instanceof TokenError) return new HttpError(401, e.reason);
-  if (e instanceof HttpError) return e;
-  if (transient(e)) return new HttpError(503, "unavailable", { "Retry-After": String(RETRY_AFTER_SECONDS) });
-  console.error("office-router: internal error:", e instanceof Error ? e.message : String(e));
-  return new HttpError(500, "internal");
-}
 
 /** Path segments are percent-decoded once; bad encoding is an unknown route, not an error. */
 function decodeSegment(seg: string): string | undefined {
@@ -106,61 +79,6 @@ async function handleSocket(request: Request, env: Env, cfg: RouterConfig, pathO
     throw new HttpError(res.status, code);
   }
   return res;
-}
-
-/**
- * Reads at most `max` bytes of a body, counting while reading: a chunked or lying body is cut off
- * at the limit instead of being buffered in full. Invalid UTF-8 is a bad request.
- */
-async function readBody(request: Request, max: number): Promise<string> {
-  const len = request.headers.get("Content-Length");
-  if (len !== null && Number(len) > max) throw new HttpError(413, "body_too_large");
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw new HttpError(413, "body_too_large");
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(all);
-  } catch {
-    throw new HttpError(400, "bad_request");
-  }
-}
-
-/**
- * The publish body contract (docs/protocol.md): a JSON object with exactly the keys `data`
- * (required, any JSON value) and optionally `to` (a user id string). Anything else, case variants,
- * duplicates and `"to": null` included, is 400 bad_request and reaches no one.
- */
-export function parsePublishBody(text: string): { to: string | null; data: string } {
-  let members;
-  try {
-    members = parseTopObject(text, { allowNestedDuplicates: true });
-  } catch (e) {
-    if (e instanceof JSONError) throw new HttpError(400, "bad_request");
-    throw e;
-  }
-  for (const k of members.keys()) if (k !== "data" && k !== "to") throw new HttpError(400, "bad_request");
-  const data = members.get("data");
-  if (!data) throw new HttpError(400, "bad_request");
-  const to = members.get("to");
-  if (to && (to.kind !== "string" || !isValidId(to.str!))) throw new HttpError(400, "bad_request");
-  return { to: to ? to.str! : null, data: data.raw! };
 }
 
 async function handlePublish(request: Request, env: Env, cfg: RouterConfig, pathOrg: string): Promise<Response> {

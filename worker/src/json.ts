@@ -25,17 +25,9 @@ const fail = (): never => {
   throw new JSONError("invalid JSON");
 };
 
-export interface ParseOptions {
-  /**
-   * Duplicate keys (ASCII case-folded) below the top level are refused unless this is set. Token
-   * segments refuse them everywhere; a publish body's `data` is opaque and passed on verbatim.
-   */
-  allowNestedDuplicates?: boolean;
-}
-
 /** Parses text that must be exactly one JSON object; returns its members by decoded key. */
-export function parseTopObject(text: string, opts: ParseOptions = {}): Map<string, Value> {
-  const p = new Parser(text, opts.allowNestedDuplicates ?? false);
+export function parseTopObject(text: string): Map<string, Value> {
+  const p = new Parser(text);
   p.ws();
   const members = new Map<string, Value>();
   p.object(0, members);
@@ -50,10 +42,7 @@ function asciiLower(s: string): string {
 
 class Parser {
   i = 0;
-  constructor(
-    readonly s: string,
-    readonly allowNestedDuplicates: boolean,
-  ) {}
+  constructor(readonly s: string) {}
 
   ws(): void {
     while (this.i < this.s.length) {
@@ -75,11 +64,9 @@ class Parser {
     for (;;) {
       this.ws();
       const key = this.str();
-      if (top || !this.allowNestedDuplicates) {
-        const f = asciiLower(key);
-        if (folded.has(f)) fail(); // duplicates refused, ASCII case-folded
-        folded.add(f);
-      }
+      const f = asciiLower(key);
+      if (folded.has(f)) fail(); // duplicates refused at every depth, ASCII case-folded
+      folded.add(f);
       this.ws();
       if (this.s[this.i] !== ":") fail();
       this.i++;

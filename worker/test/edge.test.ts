@@ -3,7 +3,7 @@
 import { env, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { calculateJwkThumbprint, exportJWK, importPKCS8 } from "jose";
-import { toHttpError } from "../src/index";
+import { toHttpError } from "../src/errors";
 import { errorOf, upgradeHeaders, userToken } from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());

@@ -1,8 +1,8 @@
 // Presence under closes the server starts, and dead connections (issue 18 items 3 and 4).
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CLOSE_PING_TIMEOUT, PING_PERIOD_MS, PING_TIMEOUT_MS } from "../src/do";
-import { connect, connectHalfOpen, orgStub, userToken, type Client } from "./helpers";
+import { connect, connectHalfOpen, orgStub, upgradeHeaders, userToken, type Client } from "./helpers";
 
 /** Sends a message the DO answers with an error frame: every frame queued before it has arrived. */
 async function framesBefore(c: Client): Promise<unknown[]> {
@@ -39,6 +39,36 @@ describe("presence", () => {
     expect(await w.next()).toEqual({ type: "presence", event: "leave", userId: "u", role: "member" });
     expect(await framesBefore(w)).toEqual([]);
     w.close();
+  });
+});
+
+describe("after a wake-up", () => {
+  it("rebuilds presence and caps from the sockets, not from memory", async () => {
+    const org = "org-wake";
+    const stub = orgStub(org);
+    const a = await connect(await userToken("a", org), org);
+    await a.next();
+    const b = await connect(await userToken("b", org), org);
+    await b.next();
+    await a.next(); // join b
+    // What hibernation loses: everything the object kept in memory.
+    await runInDurableObject(stub, (instance) => {
+      const mem = instance as unknown as { roster: unknown; attachments: WeakMap<object, unknown>; limits: { maxConnsPerUser: number } };
+      mem.roster = undefined;
+      mem.attachments = new WeakMap();
+      mem.limits.maxConnsPerUser = 1;
+    });
+    const c = await connect(await userToken("c", org), org);
+    const w = await c.next<{ presence: { userId: string }[] }>();
+    expect(w.presence.map((p) => p.userId).sort()).toEqual(["a", "b", "c"]);
+    // The per-user cap counts the sockets the runtime holds.
+    const res = await SELF.fetch(`https://router.test/orgs/${org}/ws`, { headers: upgradeHeaders({ Authorization: `Bearer ${await userToken("a", org)}` }) });
+    expect(res.status).toBe(429);
+    b.close();
+    expect(await a.next()).toMatchObject({ event: "join", userId: "c" });
+    expect(await a.next()).toEqual({ type: "presence", event: "leave", userId: "b", role: "member" });
+    a.close();
+    c.close();
   });
 });
 

@@ -1,5 +1,5 @@
 // The used-jti store: the replay boundary (issue 13 item 5) and rows per connect (issue 18 item 6).
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { connect, orgStub, userToken } from "./helpers";
 
@@ -44,5 +44,30 @@ describe("used jti store", () => {
       expect(r.read).toBeLessThanOrEqual(5);
       expect(r.written).toBeLessThanOrEqual(3);
     }
+  });
+
+  it("collects expired rows from the alarm, reading only those", async () => {
+    const org = "org-jti-gc";
+    const stub = orgStub(org);
+    const c = await connect(await userToken("gc", org), org);
+    await c.next();
+    await runInDurableObject(stub, (_s, state) => {
+      const now = Math.floor(Date.now() / 1000);
+      for (let i = 0; i < 300; i++) state.storage.sql.exec("INSERT INTO used_jti (jti, until) VALUES (?, ?)", `old-${i}`, now - 1);
+      for (let i = 0; i < 700; i++) state.storage.sql.exec("INSERT INTO used_jti (jti, until) VALUES (?, ?)", `live-${i}`, now + 3600);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const left = await runInDurableObject(stub, (_s, state) => {
+      const now = Math.floor(Date.now() / 1000);
+      const dead = state.storage.sql.exec("SELECT COUNT(*) AS n FROM used_jti WHERE until <= ?", now).one().n;
+      const live = state.storage.sql.exec("SELECT COUNT(*) AS n FROM used_jti WHERE jti LIKE 'live-%'").one().n;
+      // With the index, collecting reads the expired rows, not the table.
+      const plan = state.storage.sql.exec("EXPLAIN QUERY PLAN DELETE FROM used_jti WHERE until <= ?", now).toArray();
+      return { dead, live, plan: JSON.stringify(plan) };
+    });
+    expect(left.dead).toBe(0);
+    expect(left.live).toBe(700);
+    expect(left.plan).toContain("used_jti_until");
+    c.close();
   });
 });

@@ -93,8 +93,9 @@ func runStack(m *testing.M) (int, error) {
 		return p, err
 	}
 
-	iss := exec.Command(filepath.Join(binDir, "issuer"), "-dev", "-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]))
-	iss.Env = append(os.Environ(), "JWT_PRIVATE_KEY_FILE="+keyFile, "WEBSOCKET_BASE_URL=ws"+workerURL[4:],
+	iss := exec.Command(filepath.Join(binDir, "issuer"), "-dev", "-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-metrics-addr", "off",
+		"-dev-key-file", keyFile)
+	iss.Env = append(os.Environ(), "WEBSOCKET_BASE_URL=ws"+workerURL[4:],
 		"ALLOWED_ORIGINS="+allowedOrigin)
 	issP, err := start("issuer", iss)
 	if err != nil {
@@ -106,13 +107,13 @@ func runStack(m *testing.M) (int, error) {
 		return 0, err
 	}
 	procs = append(procs, wr)
-	hub := exec.Command(filepath.Join(binDir, "edgeproxy"), "-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]))
+	hub := exec.Command(filepath.Join(binDir, "edgeproxy"), "-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]), "-metrics-addr", "off")
 	hub.Env = routerEnv
 	hubP, err := start("edgeproxy (hub)", hub)
 	if err != nil {
 		return 0, err
 	}
-	fwd := exec.Command(filepath.Join(binDir, "edgeproxy"), "-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]),
+	fwd := exec.Command(filepath.Join(binDir, "edgeproxy"), "-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]), "-metrics-addr", "off",
 		"-upstream", "ws"+workerURL[4:], "-forward-token")
 	fwd.Env = routerEnv
 	fwdP, err := start("edgeproxy (forward)", fwd)

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 
 	"github.com/qubital/office-router/internal/jwksfresh"
 )
@@ -27,49 +26,65 @@ type Authenticator interface {
 // DefaultRole is used when a WorkOS token carries no `role` claim.
 const DefaultRole = "member"
 
-// workosAuth verifies WorkOS access tokens (RS256) against a JWKS through keyfunc/v3: cached
-// keys, background refresh, rate-limited refresh on an unknown kid, no network call per request.
+// workosAuth verifies WorkOS access tokens (RS256) against a JWKS kept by jwksfresh.Set:
+// cached keys, background refresh, and on an unknown kid one rate-limited fetch that the request
+// waits for, so a WorkOS key rotation refuses no one; no network call per request otherwise.
 type workosAuth struct {
-	kf       keyfunc.Keyfunc
-	storage  jwkset.Storage
+	keys     keyLookup
 	parser   *jwt.Parser
-	fresh    *jwksfresh.Tracker // nil: keys are local (dev mode)
+	set      *jwksfresh.Set // nil: keys are local (dev mode)
 	maxStale time.Duration
+	clientID string // WORKOS_CLIENT_ID; empty: not checked
 }
 
 var _ Authenticator = (*workosAuth)(nil)
 
+// keyLookup finds a key by kid: a jwksfresh.Set, or localKeys in dev mode.
+type keyLookup interface {
+	Lookup(ctx context.Context, kid string) (jwkset.JWK, error)
+	Empty(ctx context.Context) bool
+}
+
+var _ keyLookup = (*jwksfresh.Set)(nil)
+
+// localKeys is a keyLookup over keys held in memory (the dev identity provider's).
+type localKeys struct{ jwkset.Storage }
+
+func (l localKeys) Lookup(ctx context.Context, kid string) (jwkset.JWK, error) {
+	return l.KeyRead(ctx, kid)
+}
+
+func (l localKeys) Empty(ctx context.Context) bool {
+	all, err := l.KeyReadAll(ctx)
+	return err == nil && len(all) == 0
+}
+
 type workosClaims struct {
 	jwt.RegisteredClaims
-	OrgID string `json:"org_id"`
-	Role  string `json:"role"`
+	OrgID    string  `json:"org_id"`
+	Role     string  `json:"role"`
+	ClientID *string `json:"client_id"` // nil: absent
 }
 
-func newWorkOSAuth(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger, now func() time.Time) (*workosAuth, error) {
-	noErrFirst := true // WorkOS being down at start-up must not stop the issuer: it answers 503 until keys arrive
-	fresh := jwksfresh.New(now)
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.WorkOSJWKSURL}, keyfunc.Override{
-		Client:                    fresh.Client(client),
-		HTTPTimeout:               10 * time.Second,
-		RefreshInterval:           cfg.WorkOSRefreshInterval,
-		RefreshUnknownKID:         rate.NewLimiter(rate.Every(30*time.Second), 1),
-		RateLimitWaitMax:          time.Millisecond,
-		NoErrorReturnFirstHTTPReq: &noErrFirst,
-		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(ctx context.Context, err error) {
-				logger.WarnContext(ctx, "WorkOS JWKS refresh failed; serving cached keys", "url", u, "error", err)
-			}
-		},
+// WorkOS JWKS settings that are not deploy-time variables.
+const (
+	workosUnknownKIDInterval = 30 * time.Second
+	workosJWKSTimeout        = 10 * time.Second
+)
+
+func newWorkOSAuth(cfg Config, client *http.Client, logger *slog.Logger, now func() time.Time) *workosAuth {
+	// WorkOS being down at start-up must not stop the issuer: it answers 503 until keys arrive.
+	set := jwksfresh.Start(jwksfresh.Options{
+		URL: cfg.WorkOSJWKSURL, Name: "WORKOS_JWKS_URL", Refresh: cfg.WorkOSRefreshInterval,
+		UnknownKIDInterval: workosUnknownKIDInterval, Timeout: workosJWKSTimeout,
+		Client: client, Now: now, Logger: logger,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("WORKOS_JWKS_URL: %w", err)
-	}
-	a := newKeyfuncAuth(kf, cfg.WorkOSIssuer)
-	a.fresh, a.maxStale = fresh, cfg.WorkOSMaxStale
-	return a, nil
+	a := newKeysAuth(set, cfg.WorkOSIssuer)
+	a.set, a.maxStale, a.clientID = set, cfg.WorkOSMaxStale, cfg.WorkOSClientID
+	return a
 }
 
-func newKeyfuncAuth(kf keyfunc.Keyfunc, issuer string) *workosAuth {
+func newKeysAuth(keys keyLookup, issuer string) *workosAuth {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{"RS256"}), // never HS256 keyed with a public key (algorithm confusion)
 		jwt.WithExpirationRequired(),
@@ -79,26 +94,40 @@ func newKeyfuncAuth(kf keyfunc.Keyfunc, issuer string) *workosAuth {
 	if issuer != "" {
 		opts = append(opts, jwt.WithIssuer(issuer))
 	}
-	return &workosAuth{kf: kf, storage: kf.Storage(), parser: jwt.NewParser(opts...)}
+	return &workosAuth{keys: keys, parser: jwt.NewParser(opts...)}
 }
 
 func (a *workosAuth) Ready(ctx context.Context) bool {
-	if a.fresh != nil && a.fresh.Stale(a.maxStale) {
+	if a.set != nil && a.set.Stale(a.maxStale) {
 		return false // never fetched, or every refresh has failed for too long
 	}
-	keys, err := a.storage.KeyReadAll(ctx)
-	return err == nil && len(keys) > 0
+	return !a.keys.Empty(ctx)
+}
+
+// keyfunc finds the token's key by its kid; jwt checks that it fits RS256.
+func (a *workosAuth) keyfunc(ctx context.Context) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		kid, ok := t.Header["kid"].(string)
+		if !ok || kid == "" {
+			return nil, errors.New("no kid")
+		}
+		jwk, err := a.keys.Lookup(ctx, kid)
+		if err != nil {
+			return nil, err
+		}
+		return jwk.Key(), nil
+	}
 }
 
 func (a *workosAuth) Authenticate(ctx context.Context, accessToken string) (Identity, error) {
 	if len(accessToken) > 16<<10 {
 		return Identity{}, ErrInvalidToken
 	}
-	if a.fresh != nil && a.fresh.Stale(a.maxStale) {
+	if a.set != nil && a.set.Stale(a.maxStale) {
 		return Identity{}, ErrIdPUnavailable
 	}
 	var c workosClaims
-	_, err := a.parser.ParseWithClaims(accessToken, &c, a.kf.KeyfuncCtx(ctx))
+	_, err := a.parser.ParseWithClaims(accessToken, &c, a.keyfunc(ctx))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return Identity{}, ErrTokenExpired
@@ -110,6 +139,16 @@ func (a *workosAuth) Authenticate(ctx context.Context, accessToken string) (Iden
 	}
 	if c.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: no sub", ErrInvalidToken)
+	}
+	if a.clientID != "" {
+		// Where the token names a client, it must be ours: another WorkOS application's token
+		// signed by the same environment's keys is not a caller of this one.
+		if c.Audience != nil && !slices.Contains(c.Audience, a.clientID) {
+			return Identity{}, fmt.Errorf("%w: aud is not WORKOS_CLIENT_ID", ErrInvalidToken)
+		}
+		if c.ClientID != nil && *c.ClientID != a.clientID {
+			return Identity{}, fmt.Errorf("%w: client_id is not WORKOS_CLIENT_ID", ErrInvalidToken)
+		}
 	}
 	if c.OrgID == "" {
 		return Identity{}, ErrNoOrganization

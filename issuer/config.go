@@ -21,6 +21,10 @@ type Config struct {
 	// PreviousPublicKeysPEM is JWT_PREVIOUS_PUBLIC_KEYS: retired keys that stay in the JWKS
 	// after a rotation until their tokens have expired. Optional.
 	PreviousPublicKeysPEM string
+	// NextPublicKeysPEM is JWT_NEXT_PUBLIC_KEYS: keys published in the JWKS before the issuer
+	// signs with them, so that routers trust a key before its first token (docs/operations.md).
+	// Optional.
+	NextPublicKeysPEM string
 	// Issuer is JWT_ISSUER (`iss`). Required; defaults to "office-router-dev" in Dev.
 	Issuer string
 	// Audience is JWT_AUDIENCE (`aud`). Required; defaults to "office-router" in Dev.
@@ -48,8 +52,21 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies. This defaults to 64 KiB.
 	MaxBodyBytes int64
 	// Dev turns on the local identity provider (POST /dev/session) and fills in defaults so the
-	// whole flow runs with no account and no secret. Never for production.
+	// whole flow runs with no account and no secret. Never for production: it refuses to start
+	// with JWT_PRIVATE_KEY, JWT_PRIVATE_KEY_FILE or WORKOS_JWKS_URL set (devguard.go).
 	Dev bool
+	// DevPrivateKeyPEM is the signing key of Dev mode (issuer -dev-key-file), for a dev stack
+	// that must share it with its routers. This defaults to a key generated at start. Refused
+	// without Dev.
+	DevPrivateKeyPEM string
+	// WorkOSClientID is WORKOS_CLIENT_ID: when set, an access token's `aud` and `client_id`
+	// claims, where present, must name it. Optional.
+	WorkOSClientID string
+	// MintsPerSecond and MintBurst limit the tokens one user (the access token's `sub`) gets
+	// from request-access and realtime/token together; over them the answer is 429
+	// rate_limited with Retry-After. MINTS_PER_SECOND and MINT_BURST; these default to 2 and 20.
+	MintsPerSecond float64
+	MintBurst      int
 }
 
 // ConfigFromEnv reads the issuer's variables.
@@ -58,6 +75,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		PrivateKeyPEM:         getenv("JWT_PRIVATE_KEY"),
 		PrivateKeyFile:        getenv("JWT_PRIVATE_KEY_FILE"),
 		PreviousPublicKeysPEM: getenv("JWT_PREVIOUS_PUBLIC_KEYS"),
+		NextPublicKeysPEM:     getenv("JWT_NEXT_PUBLIC_KEYS"),
 		Issuer:                getenv("JWT_ISSUER"),
 		Audience:              getenv("JWT_AUDIENCE"),
 		WebSocketBaseURL:      getenv("WEBSOCKET_BASE_URL"),
@@ -65,6 +83,9 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		WorkOSIssuer:          getenv("WORKOS_ISSUER"),
 		SupabaseJWTSecret:     getenv("SUPABASE_JWT_SECRET"),
 		AllowedOrigins:        SplitList(getenv("ALLOWED_ORIGINS")),
+		WorkOSClientID:        getenv("WORKOS_CLIENT_ID"),
+		MintsPerSecond:        envNumber(getenv("MINTS_PER_SECOND")),
+		MintBurst:             int(envNumber(getenv("MINT_BURST"))),
 	}
 }
 
@@ -104,6 +125,12 @@ func (c *Config) applyDevDefaults() {
 // signingKey loads the key named by the config; errors name the variable, never the value.
 func (c *Config) signingKey() (*rsa.PrivateKey, error) {
 	switch {
+	case c.Dev && c.DevPrivateKeyPEM != "": // checkDevIsolation: the production settings are empty
+		k, err := rsakey.ParsePrivateKey(c.DevPrivateKeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("-dev-key-file: %w", err)
+		}
+		return k, nil
 	case c.PrivateKeyPEM != "" && c.PrivateKeyFile != "":
 		return nil, fmt.Errorf("set only one of JWT_PRIVATE_KEY and JWT_PRIVATE_KEY_FILE")
 	case c.PrivateKeyPEM != "":
@@ -138,12 +165,19 @@ func (c *Config) validate() error {
 		return fmt.Errorf("WEBSOCKET_BASE_URL must be a ws:// or wss:// URL without query, got %q", c.WebSocketBaseURL)
 	}
 	c.WebSocketBaseURL = strings.TrimRight(c.WebSocketBaseURL, "/")
-	if c.Dev && c.WorkOSJWKSURL != "" {
-		return fmt.Errorf("-dev replaces WorkOS with a local identity provider: unset WORKOS_JWKS_URL")
+	if err := c.checkDevIsolation(); err != nil {
+		return err
+	}
+	if err := c.checkLimits(); err != nil {
+		return err
 	}
 	if !c.Dev {
 		if c.WorkOSJWKSURL == "" {
 			return fmt.Errorf("WORKOS_JWKS_URL is required (or run with -dev)")
+		}
+		if c.WorkOSIssuer == "" {
+			// Without it any JWT signed by a key of that JWKS would be accepted (issue 13, item 11).
+			return fmt.Errorf("WORKOS_ISSUER is required: the iss of your WorkOS access tokens, e.g. https://api.workos.com/user_management/<client_id>")
 		}
 		if ju, err := url.Parse(c.WorkOSJWKSURL); err != nil || (ju.Scheme != "https" && ju.Scheme != "http") || ju.Host == "" {
 			return fmt.Errorf("WORKOS_JWKS_URL must be an http(s) URL")

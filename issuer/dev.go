@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/qubital/office-router/internal/httpx"
@@ -22,7 +21,7 @@ import (
 const DevIdPIssuer = "office-router-dev-idp"
 
 // devIdP stands in for WorkOS in dev mode: it signs WorkOS-shaped access tokens with an
-// ephemeral key, and the normal authenticator verifies them through keyfunc like real ones.
+// ephemeral key, and the normal authenticator verifies them like real ones.
 type devIdP struct {
 	key *rsa.PrivateKey
 	kid string
@@ -45,11 +44,7 @@ func newDevIdP(now func() time.Time) (*devIdP, Authenticator, error) {
 	if err := store.KeyWrite(context.Background(), jwk); err != nil {
 		return nil, nil, err
 	}
-	kf, err := keyfunc.New(keyfunc.Options{Storage: store})
-	if err != nil {
-		return nil, nil, err
-	}
-	return d, newKeyfuncAuth(kf, DevIdPIssuer), nil
+	return d, newKeysAuth(localKeys{store}, DevIdPIssuer), nil
 }
 
 // accessToken mints a one-hour WorkOS-shaped access token.

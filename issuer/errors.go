@@ -35,6 +35,7 @@ var statusOf = map[error]int{
 	ErrNotFound:         http.StatusNotFound,
 	ErrMethodNotAllowed: http.StatusMethodNotAllowed,
 	ErrOriginNotAllowed: http.StatusForbidden,
+	ErrRateLimited:      http.StatusTooManyRequests,
 }
 
 // errorStatus is the one place that maps an error to its HTTP status and reason code.

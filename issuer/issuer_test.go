@@ -243,7 +243,7 @@ func TestConfigErrors(t *testing.T) {
 		{"short supabase secret", func(c *issuer.Config) { c.SupabaseJWTSecret = "short-secret" }, "SUPABASE_JWT_SECRET"},
 		{"bad origin", func(c *issuer.Config) { c.AllowedOrigins = []string{"app.test"} }, "ALLOWED_ORIGINS"},
 		{"previous keys garbage", func(c *issuer.Config) { c.PreviousPublicKeysPEM = "nope" }, "JWT_PREVIOUS_PUBLIC_KEYS"},
-		{"dev with workos", func(c *issuer.Config) { c.Dev = true }, "WORKOS_JWKS_URL"},
+		{"dev with workos", func(c *issuer.Config) { c.Dev = true; c.PrivateKeyPEM = "" }, "WORKOS_JWKS_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,7 +351,13 @@ func TestMetricsAndNoTokensInLogs(t *testing.T) {
 	_, _, body := ti.do(t, "POST", "/api/v1/cloudflare/request-access", nil, bearerHdr(access))
 	ti.do(t, "POST", "/api/v1/cloudflare/request-access", nil, bearerHdr("x.y.z"))
 	ti.do(t, "POST", "/api/v1/realtime/token", nil, bearerHdr(access))
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", ti.http.URL+"/metrics", nil)
+	// Metrics are never on the public listener (issue 13, item 3).
+	if status, _, _ := ti.do(t, "GET", "/metrics", nil, nil); status != http.StatusNotFound {
+		t.Fatalf("public /metrics answered %d, want 404", status)
+	}
+	private := httptest.NewServer(ti.srv.MetricsHandler())
+	t.Cleanup(private.Close)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", private.URL+"/metrics", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

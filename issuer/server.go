@@ -32,6 +32,7 @@ type Server struct {
 	jwks     []byte
 	origins  httpx.Origins
 	m        *metrics
+	mints    *mintLimiter // per-user mint budget (ratelimit.go)
 	log      *slog.Logger
 	cancel   context.CancelFunc
 	routes   map[string]map[string]handlerFunc
@@ -88,7 +89,10 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, minter: minter, origins: httpx.NewOrigins(cfg.AllowedOrigins), m: newMetrics(),
-		log: o.logger, cancel: func() {}}
+		log: o.logger, cancel: func() {}, mints: newMintLimiter(cfg.MintsPerSecond, cfg.MintBurst, o.now)}
+	if cfg.Dev {
+		o.logger.Warn("ISSUER IN DEV MODE: POST /dev/session mints tokens for any user, org and role; never expose it")
+	}
 
 	secret := []byte(cfg.SupabaseJWTSecret)
 	if len(secret) == 0 && cfg.Dev {
@@ -114,13 +118,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	default:
-		ctx, cancel := context.WithCancel(context.Background())
-		a, err := newWorkOSAuth(ctx, cfg, o.client, o.logger, o.now)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		s.auth, s.cancel = a, cancel
+		a := newWorkOSAuth(cfg, o.client, o.logger, o.now)
+		s.auth, s.cancel = a, a.set.Close
 	}
 
 	s.routes = map[string]map[string]handlerFunc{
@@ -133,13 +132,14 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.dev != nil {
 		s.routes["/dev/session"] = map[string]handlerFunc{http.MethodPost: s.handleDevSession}
 	}
-	metricsHandler := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
-	s.routes["/metrics"] = map[string]handlerFunc{http.MethodGet: func(w http.ResponseWriter, r *http.Request) error {
-		metricsHandler.ServeHTTP(w, r)
-		return nil
-	}}
 	s.handler = http.HandlerFunc(s.serve)
 	return s, nil
+}
+
+// MetricsHandler serves the Prometheus metrics. The issuer's own handler never serves them:
+// mount this on a private listener (issuer -metrics-addr), never on the public one.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 }
 
 // Close stops the WorkOS JWKS refresher.
@@ -165,15 +165,28 @@ func (s *Server) Handle(method, path string, h http.HandlerFunc) {
 	s.routes[path][method] = func(w http.ResponseWriter, r *http.Request) error { h(w, r); return nil }
 }
 
+// buildJWKS publishes the signing key, then JWT_NEXT_PUBLIC_KEYS (trusted before their first
+// token), then JWT_PREVIOUS_PUBLIC_KEYS (trusted until their last token expires). A key listed
+// twice, e.g. the signing key still in JWT_NEXT_PUBLIC_KEYS right after a switch, is published once.
 func (s *Server) buildJWKS() error {
 	keys := []rsakey.JWK{rsakey.PublicJWK(s.minter.PublicKey())}
-	if s.cfg.PreviousPublicKeysPEM != "" {
-		prev, err := rsakey.ParsePublicKeys(s.cfg.PreviousPublicKeysPEM)
-		if err != nil {
-			return fmt.Errorf("JWT_PREVIOUS_PUBLIC_KEYS: %w", err)
+	seen := map[string]bool{keys[0].Kid: true}
+	for _, src := range []struct{ name, pem string }{
+		{"JWT_NEXT_PUBLIC_KEYS", s.cfg.NextPublicKeysPEM},
+		{"JWT_PREVIOUS_PUBLIC_KEYS", s.cfg.PreviousPublicKeysPEM},
+	} {
+		if src.pem == "" {
+			continue
 		}
-		for _, p := range prev {
-			keys = append(keys, rsakey.PublicJWK(p))
+		pubs, err := rsakey.ParsePublicKeys(src.pem)
+		if err != nil {
+			return fmt.Errorf("%s: %w", src.name, err)
+		}
+		for _, p := range pubs {
+			if jwk := rsakey.PublicJWK(p); !seen[jwk.Kid] {
+				seen[jwk.Kid] = true
+				keys = append(keys, jwk)
+			}
 		}
 	}
 	b, err := json.Marshal(map[string]any{"keys": keys})
@@ -272,6 +285,9 @@ func (s *Server) handleRequestAccess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	if err := s.mints.allow(w, id.UserID); err != nil {
+		return err
+	}
 	tok, err := s.minter.MintHandshake(id)
 	if err != nil {
 		return err
@@ -300,6 +316,9 @@ func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) error {
 	if s.realtime == nil {
 		return ErrRealtimeDisabled
 	}
+	if err := s.mints.allow(w, id.UserID); err != nil {
+		return err
+	}
 	tok, err := s.realtime.Mint(id.UserID)
 	if err != nil {
 		return err
@@ -311,7 +330,8 @@ func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	// No longer than the routers' refresh interval: a cache in front must not delay a new key.
+	w.Header().Set("Cache-Control", "public, max-age=60")
 	_, _ = w.Write(s.jwks)
 	return nil
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -59,6 +60,11 @@ type Config struct {
 	// Retry-After); successful handshakes never count. These default to 10 and 100.
 	FailuresPerSecond float64
 	FailureBurst      int
+	// TrustedProxies is TRUSTED_PROXIES (ParseTrustedProxies): the load balancers or Cloudflare
+	// ranges whose CF-Connecting-IP / X-Forwarded-For name the client for the failed-handshake
+	// limiter (clientip.go). This defaults to none: the TCP peer is the client and those headers
+	// are ignored.
+	TrustedProxies []netip.Prefix
 }
 
 func (c *Config) validate() error {

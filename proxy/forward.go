@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/qubital/office-router/verifier"
 )
@@ -23,15 +25,32 @@ const (
 	HeaderRole   = "X-Office-Role"
 )
 
-// relay is one forwarded socket: the client side and the upstream side.
+// relay is one forwarded socket: the client side and the upstream side. A relay is admitted
+// like a hub connection (per-user and per-org caps, counted in its org's hub) and its client is
+// held to the same message rate limit: forward mode is a second path to the same guarantees,
+// not a way around them (docs/security.md).
 type relay struct {
 	client, upstream *websocket.Conn
 	once             sync.Once
+	limit            *rate.Limiter // client → upstream messages, as client.limit in hub mode
+	// policyClosed: the client was closed with 1008; nothing more is relayed either way, the
+	// pipes only wait for both close answers.
+	policyClosed atomic.Bool
 }
 
-// forward dials the upstream first, so an upstream refusal reaches the client as an HTTP answer
-// (status and body relayed), then upgrades the client and copies frames both ways.
+// forward admits the socket, dials the upstream first, so an upstream refusal reaches the
+// client as an HTTP answer (status and body relayed), then upgrades the client and copies
+// frames both ways. The caller has already consumed the jti unless ForwardToken is set (the
+// upstream then judges the token, replay included).
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted, start time.Time) {
+	h, err := p.reserve(id) // p.wg.Add(1) for this handler goroutine
+	if err != nil {
+		p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
+		writeError(w, err)
+		return
+	}
+	defer p.wg.Done()
+	defer p.release(h, id.UserID)
 	hdr := http.Header{}
 	if p.cfg.ForwardToken {
 		hdr.Set("Authorization", "Bearer "+ext.Token)
@@ -69,7 +88,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Iden
 	}
 	p.m.accepted.Inc()
 	p.m.latency.Observe(time.Since(start).Seconds())
-	rl := &relay{client: cl, upstream: up}
+	rl := &relay{client: cl, upstream: up, limit: rate.NewLimiter(rate.Limit(p.cfg.MessagesPerSecond), p.cfg.MessageBurst)}
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
@@ -78,27 +97,30 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Iden
 		return
 	}
 	p.relays[rl] = struct{}{}
-	p.wg.Add(2) // this handler goroutine and the upstream→client copier
+	p.wg.Add(1) // the upstream→client copier; reserve's Add covers this handler goroutine
 	p.mu.Unlock()
 	cl.SetReadLimit(p.cfg.MaxMessageBytes)
 	go func() {
 		defer p.wg.Done()
-		p.pipe(up, cl, rl)
+		p.pipe(up, cl, rl, false)
 	}()
-	p.pipe(cl, up, rl)
+	p.pipe(cl, up, rl, true)
 	rl.kill()
 	p.mu.Lock()
 	delete(p.relays, rl)
 	p.mu.Unlock()
-	p.wg.Done()
 }
 
 // pipe copies messages from src to dst until src closes, then passes the close code on:
-// a clean close keeps its code, a lost connection becomes 1011 for the other side.
-func (p *Proxy) pipe(src, dst *websocket.Conn, rl *relay) {
+// a clean close keeps its code, a lost connection becomes 1011 for the other side. fromClient
+// marks the client → upstream direction, where the message rate limit applies.
+func (p *Proxy) pipe(src, dst *websocket.Conn, rl *relay, fromClient bool) {
 	for {
 		mt, data, err := src.ReadMessage()
 		if err != nil {
+			if rl.policyClosed.Load() {
+				return // both sides already have their close frame; this is the answer or the grace
+			}
 			code, reason := CloseInternal, "upstream lost"
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
@@ -115,6 +137,13 @@ func (p *Proxy) pipe(src, dst *websocket.Conn, rl *relay) {
 			_ = dst.SetReadDeadline(time.Now().Add(closeGrace))
 			return
 		}
+		if rl.policyClosed.Load() {
+			continue // draining until the close answers arrive
+		}
+		if fromClient && !rl.limit.Allow() {
+			rl.policyClose()
+			continue
+		}
 		p.m.relayed.Inc()
 		_ = dst.SetWriteDeadline(time.Now().Add(p.cfg.WriteWait))
 		if err := dst.WriteMessage(mt, data); err != nil {
@@ -122,6 +151,21 @@ func (p *Proxy) pipe(src, dst *websocket.Conn, rl *relay) {
 			return
 		}
 	}
+}
+
+// policyClose ends a flooding client's relay as the hub ends a flooding client: 1008 to the
+// client (the upstream sees the same code), then both sides get closeGrace to answer while the
+// pipes drain, so the client reads its close frame instead of a reset.
+func (r *relay) policyClose() {
+	if r.policyClosed.Swap(true) {
+		return
+	}
+	msg := websocket.FormatCloseMessage(ClosePolicy, "message rate limit")
+	deadline := time.Now().Add(time.Second)
+	_ = r.client.WriteControl(websocket.CloseMessage, msg, deadline)
+	_ = r.upstream.WriteControl(websocket.CloseMessage, msg, deadline)
+	_ = r.client.SetReadDeadline(time.Now().Add(closeGrace))
+	_ = r.upstream.SetReadDeadline(time.Now().Add(closeGrace))
 }
 
 func (r *relay) goingAway() {

@@ -46,7 +46,7 @@ func (p *Proxy) reserve(id verifier.Identity) (*hub, error) {
 	}
 	h.total++
 	h.users[id.UserID]++
-	p.m.conns.WithLabelValues(id.OrgID).Set(float64(h.total))
+	p.m.conns.Inc()
 	p.wg.Add(1) // under p.mu with closing checked: Shutdown's Wait never races this Add
 	return h, nil
 }
@@ -59,12 +59,10 @@ func (p *Proxy) release(h *hub, userID string) {
 	if h.users[userID]--; h.users[userID] <= 0 {
 		delete(h.users, userID)
 	}
+	p.m.conns.Dec()
 	if h.total == 0 {
 		delete(p.hubs, h.org)
-		p.m.conns.DeleteLabelValues(h.org)
-		return
 	}
-	p.m.conns.WithLabelValues(h.org).Set(float64(h.total))
 }
 
 type presenceEntry struct {

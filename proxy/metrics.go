@@ -7,7 +7,7 @@ import (
 
 type metrics struct {
 	reg        *prometheus.Registry
-	conns      *prometheus.GaugeVec
+	conns      prometheus.Gauge // all orgs together: org names are tenant data, and unbounded
 	handshakes *prometheus.CounterVec
 	messages   *prometheus.CounterVec
 	slow       prometheus.Counter
@@ -21,9 +21,9 @@ type metrics struct {
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
-		conns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "edgeproxy_connections", Help: "Open WebSocket connections by org.",
-		}, []string{"org"}),
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgeproxy_connections", Help: "Open WebSocket connections (hub and forwarded), all orgs together.",
+		}),
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "edgeproxy_handshakes_total", Help: "Handshakes by result (accepted, rejected, preflight) and reason code.",
 		}, []string{"result", "reason"}),

@@ -2,11 +2,9 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -94,8 +92,8 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 
 // Stats is a snapshot of what the proxy holds, for tests and diagnostics.
 type Stats struct {
-	Hubs        int // organisations with at least one connection
-	Connections int // open hub connections (reservations included)
+	Hubs        int // organisations with at least one connection (forwarded ones included)
+	Connections int // admitted connections, hub and forwarded (reservations included)
 	Relays      int // forwarded connections
 	ReplayJTIs  int // remembered jtis
 }
@@ -111,7 +109,8 @@ func (p *Proxy) Stats() Stats {
 	return s
 }
 
-// MetricsHandler serves the Prometheus metrics (also on /metrics of the proxy itself).
+// MetricsHandler serves the Prometheus metrics. The proxy itself never serves them: mount this
+// on a private listener (edgeproxy -metrics-addr), never on the public one.
 func (p *Proxy) MetricsHandler() http.Handler { return p.metrics }
 
 var route = regexp.MustCompile(`^/orgs/([^/]+)/(ws|publish)$`)
@@ -120,9 +119,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/healthz":
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		return
-	case "/metrics":
-		p.metrics.ServeHTTP(w, r)
 		return
 	}
 	m := route.FindStringSubmatch(r.URL.Path)
@@ -165,14 +161,6 @@ func writeError(w http.ResponseWriter, err error) {
 		w.Header().Set("Sec-WebSocket-Version", "13")
 	}
 	httpx.WriteError(w, status, code)
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // checkUpgrade: a request that asks for a WebSocket must be a well-formed handshake before
@@ -255,7 +243,7 @@ func (p *Proxy) reject(w http.ResponseWriter, ip string, err error, start time.T
 
 func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string) {
 	start := time.Now()
-	ip := clientIP(r)
+	ip := p.clientIP(r)
 	if blocked, wait := p.failures.blocked(ip); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		p.m.handshakes.WithLabelValues("rejected", ErrRateLimited.Reason).Inc()
@@ -272,7 +260,7 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 			p.forwardHTTP(w, r, http.MethodGet, nil) // the upstream knows which jtis are used
 			return
 		}
-		if p.cfg.Upstream == "" && p.replay.Seen(id.JTI, p.now()) {
+		if p.replay.Seen(id.JTI, p.now()) { // hub mode, or forward mode with identity headers
 			p.reject(w, ip, verifier.ErrReplayed, start)
 			return
 		}
@@ -282,20 +270,21 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 			"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 		return
 	}
+	// The jti is spent here in hub mode and in forward mode with identity headers (the upstream
+	// never sees the token). With ForwardToken the upstream judges the token, replay included,
+	// in the one store that every forwarder in front of it shares; a forwarder's own store would
+	// know only the sockets that happened to pass through it.
+	if !p.cfg.ForwardToken || p.cfg.Upstream == "" {
+		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
+			p.reject(w, ip, err, start)
+			return
+		}
+	}
 	if p.cfg.Upstream != "" {
 		p.forward(w, r, id, ext, start)
 		return
 	}
-	if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
-		p.reject(w, ip, err, start)
-		return
-	}
 	p.serveHub(w, r, id, ext, start)
-}
-
-type publishBody struct {
-	To   *string         `json:"to"`
-	Data json.RawMessage `json:"data"`
 }
 
 func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
@@ -333,22 +322,27 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		writeError(w, ErrBodyTooLarge)
 		return
 	}
-	var body publishBody
-	if json.Unmarshal(raw, &body) != nil || body.Data == nil || (body.To != nil && !verifier.IsValidID(*body.To)) {
+	body, err := verifier.ParsePublishBody(raw)
+	if err != nil {
 		writeError(w, ErrBadRequest)
 		return
+	}
+	// Publish tokens are single-use too, as on the Worker: spent once the body is accepted, so a
+	// refused body does not burn the token. The same rule as sockets says where: here, unless
+	// ForwardToken leaves the token to the upstream.
+	if p.cfg.Upstream == "" || !p.cfg.ForwardToken {
+		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	if p.cfg.Upstream != "" {
 		p.forwardHTTP(w, r, http.MethodPost, raw)
 		return
 	}
-	to := ""
-	if body.To != nil {
-		to = *body.To
-	}
 	n := 0
 	if h := p.hub(org); h != nil {
-		n = h.publish(to, body.Data)
+		n = h.publish(body.To, body.Data)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
 }

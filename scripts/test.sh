@@ -7,19 +7,37 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 command -v go >/dev/null || { echo "test: Go 1.26+ is required (https://go.dev/dl/)" >&2; exit 1; }
-command -v node >/dev/null || { echo "test: Node.js 20+ is required for the Worker" >&2; exit 1; }
+export GOTOOLCHAIN=local # Go stays the machine's 1.26; never a toolchain download
+
+step "toolchain (Node: the machine's when 22.12+, else a pinned Node 24 LTS fetched into .tools/)"
+. scripts/node.sh || exit 1 # one line on failure: "node: cannot fetch …"
+# What runs, at the top of CI's output: the lock files are what npm ci installs.
+node -e '
+  const fs = require("fs");
+  const lock = (dir) => JSON.parse(fs.readFileSync(dir + "/package-lock.json", "utf8")).packages;
+  const w = lock("worker"), c = lock("client");
+  const v = (l, name) => (l["node_modules/" + name] || {}).version || "?";
+  const date = /"compatibility_date":\s*"([^"]+)"/.exec(fs.readFileSync("wrangler.jsonc", "utf8"));
+  console.log([
+    ["go", process.argv[1]], ["node", process.version + " (" + process.execPath + ")"], ["npm", process.argv[2]],
+    ["wrangler", v(w, "wrangler")], ["workerd", v(w, "workerd")], ["miniflare", v(w, "miniflare")],
+    ["@cloudflare/vitest-plugin", v(w, "@cloudflare/vitest-plugin")], ["vitest", v(w, "vitest")],
+    ["@cloudflare/workers-types", v(w, "@cloudflare/workers-types")], ["typescript", v(w, "typescript")],
+    ["client typescript", v(c, "typescript")], ["compatibility_date", date ? date[1] : "?"],
+  ].map(([k, x]) => "  " + k.padEnd(27) + x).join("\n"));
+' "$(go env GOVERSION)" "$(npm --version)"
 
 step "Go modules"
 go mod download
 
 step "npm ci (worker/)"
 if [ -n "${CI:-}" ] || [ ! -f worker/node_modules/.package-lock.json ] || [ worker/package-lock.json -nt worker/node_modules/.package-lock.json ]; then
-  npm ci --prefix worker --no-audit --no-fund
+  npm ci --prefix worker --no-audit --no-fund || { echo "test: npm ci in worker/ failed (npm's error above)" >&2; exit 1; }
 fi
 
 step "npm ci (client/)"
 if [ -n "${CI:-}" ] || [ ! -f client/node_modules/.package-lock.json ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then
-  npm ci --prefix client --no-audit --no-fund
+  npm ci --prefix client --no-audit --no-fund || { echo "test: npm ci in client/ failed (npm's error above)" >&2; exit 1; }
 fi
 
 step "gofmt and go vet"

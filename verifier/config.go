@@ -12,11 +12,18 @@ import (
 
 // Defaults shared with the Worker (wrangler.jsonc vars); see docs/configuration.md.
 const (
-	DefaultLeeway     = 5 * time.Second
-	DefaultMaxTTL     = 60 * time.Second
-	MaxTokenBytes     = 4096
-	NoLeeway          = time.Duration(-1)
-	defaultJWKSPeriod = 5 * time.Minute
+	DefaultLeeway = 5 * time.Second
+	DefaultMaxTTL = 60 * time.Second
+	MaxTokenBytes = 4096
+	NoLeeway      = time.Duration(-1)
+	// DefaultJWKSRefreshInterval is how often CONN_JWKS_URL is fetched again: the lead a key
+	// needs between being published (JWT_NEXT_PUBLIC_KEYS) and being signed with
+	// (docs/operations.md).
+	DefaultJWKSRefreshInterval = 60 * time.Second
+	// DefaultJWKSUnknownKIDInterval is the least time between two fetches caused by unknown kids.
+	DefaultJWKSUnknownKIDInterval = 30 * time.Second
+	// DefaultJWKSTimeout bounds each JWKS fetch, and so the wait of a handshake with a new kid.
+	DefaultJWKSTimeout = 10 * time.Second
 )
 
 // Config holds deploy-time settings. Exactly one of PublicKeysPEM and JWKSURL is required.
@@ -35,12 +42,17 @@ type Config struct {
 	Leeway time.Duration
 	// MaxTTL is JWT_MAX_TTL_SECONDS: the largest allowed exp − iat. This defaults to 60 s.
 	MaxTTL time.Duration
-	// JWKSRefreshInterval is how often the JWKS is fetched again. This defaults to 5 minutes.
+	// JWKSRefreshInterval is how often the JWKS is fetched again, hence how long a key published
+	// before use takes to be trusted here (step 2 of docs/operations.md). This defaults to 60 s.
 	JWKSRefreshInterval time.Duration
-	// JWKSUnknownKIDInterval is the least time between two refreshes caused by a token with an
-	// unknown kid, so that forged kids cannot cause a refresh storm. This defaults to 30 s.
+	// JWKSUnknownKIDInterval is the least time between two fetches caused by a token with an
+	// unknown kid. Such a handshake waits for the fetch (bounded by JWKSTimeout) and is verified
+	// again; handshakes arriving while it runs share it; when the budget is spent they are
+	// refused at once with unknown_kid, so forged kids cannot cause a refresh storm.
+	// This defaults to 30 s.
 	JWKSUnknownKIDInterval time.Duration
-	// JWKSTimeout bounds each JWKS request. This defaults to 10 s.
+	// JWKSTimeout bounds each JWKS request, and so how long a handshake with a new kid may wait.
+	// This defaults to 10 s.
 	JWKSTimeout time.Duration
 	// JWKSMaxStale bounds how long cached keys are trusted while every refresh fails; after it,
 	// handshakes get 503 keys_unavailable until a refresh succeeds. This defaults to 24 h.
@@ -133,13 +145,13 @@ func (c *Config) validate(haveKeySource bool) error {
 		return fmt.Errorf("%w: JWT_MAX_TTL_SECONDS must be whole positive seconds", errConfig)
 	}
 	if c.JWKSRefreshInterval <= 0 {
-		c.JWKSRefreshInterval = defaultJWKSPeriod
+		c.JWKSRefreshInterval = DefaultJWKSRefreshInterval
 	}
 	if c.JWKSUnknownKIDInterval <= 0 {
-		c.JWKSUnknownKIDInterval = 30 * time.Second
+		c.JWKSUnknownKIDInterval = DefaultJWKSUnknownKIDInterval
 	}
 	if c.JWKSTimeout <= 0 {
-		c.JWKSTimeout = 10 * time.Second
+		c.JWKSTimeout = DefaultJWKSTimeout
 	}
 	if c.JWKSMaxStale <= 0 {
 		c.JWKSMaxStale = 24 * time.Hour

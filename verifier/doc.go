@@ -16,5 +16,6 @@
 //
 // Extract takes the token from an HTTP upgrade request (Authorization or subprotocol), and
 // ReplayCache rejects a token used twice. Keys come from CONN_JWT_PUBLIC_KEY (PEM, kid =
-// RFC 7638 thumbprint) or CONN_JWKS_URL (keyfunc/v3, refreshed in the background).
+// RFC 7638 thumbprint) or CONN_JWKS_URL (refreshed every minute; a new kid waits for one
+// rate-limited fetch, see keys.go and docs/operations.md).
 package verifier

@@ -9,10 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
-	"golang.org/x/time/rate"
-
 	"github.com/qubital/office-router/internal/jwksfresh"
 	"github.com/qubital/office-router/internal/rsakey"
 )
@@ -48,52 +44,32 @@ func (s StaticKeys) Key(_ context.Context, kid string) (*rsa.PublicKey, error) {
 	return nil, ErrUnknownKID
 }
 
-// jwksKeys reads keys from a remote JWKS through keyfunc/jwkset: cached, refreshed in the
-// background, refreshed on an unknown kid at most once per interval.
+// jwksKeys reads keys from CONN_JWKS_URL through a jwksfresh.Set: refreshed every
+// JWKSRefreshInterval; a new kid waits for one shared, rate-limited fetch (docs/operations.md).
 type jwksKeys struct {
-	storage  jwkset.Storage
-	fresh    *jwksfresh.Tracker
+	set      *jwksfresh.Set
 	maxStale time.Duration
 }
 
-func newJWKSKeys(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger, now func() time.Time) (*jwksKeys, error) {
-	if client == nil {
-		client = &http.Client{Timeout: cfg.JWKSTimeout}
-	}
-	fresh := jwksfresh.New(now)
-	client = fresh.Client(client)
-	noErrFirst := true // a JWKS that is down at start-up must not stop the router; it answers keys_unavailable until it comes back
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
-		Client:                    client,
-		HTTPTimeout:               cfg.JWKSTimeout,
-		RefreshInterval:           cfg.JWKSRefreshInterval,
-		RefreshUnknownKID:         rate.NewLimiter(rate.Every(cfg.JWKSUnknownKIDInterval), 1),
-		RateLimitWaitMax:          time.Millisecond, // never park a handshake behind the limiter
-		NoErrorReturnFirstHTTPReq: &noErrFirst,
-		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(ctx context.Context, err error) {
-				logger.WarnContext(ctx, "JWKS refresh failed; serving cached keys", "url", u, "error", err)
-			}
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("CONN_JWKS_URL: %w", err)
-	}
-	return &jwksKeys{storage: kf.Storage(), fresh: fresh, maxStale: cfg.JWKSMaxStale}, nil
+func newJWKSKeys(cfg Config, client *http.Client, logger *slog.Logger, now func() time.Time) *jwksKeys {
+	return &jwksKeys{maxStale: cfg.JWKSMaxStale, set: jwksfresh.Start(jwksfresh.Options{
+		URL: cfg.JWKSURL, Name: "CONN_JWKS_URL", Refresh: cfg.JWKSRefreshInterval,
+		UnknownKIDInterval: cfg.JWKSUnknownKIDInterval, Timeout: cfg.JWKSTimeout,
+		Client: client, Now: now, Logger: logger,
+	})}
 }
 
 func (j *jwksKeys) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	if j.fresh.Stale(j.maxStale) {
+	if j.set.Stale(j.maxStale) {
 		return nil, fmt.Errorf("%w: no good JWKS fetch within %v", ErrKeysUnavailable, j.maxStale)
 	}
-	jwk, err := j.storage.KeyRead(ctx, kid)
-	if err != nil {
-		if all, aerr := j.storage.KeyReadAll(ctx); aerr == nil && len(all) == 0 {
-			return nil, ErrKeysUnavailable
-		}
-		if errors.Is(err, jwkset.ErrKeyNotFound) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, ErrUnknownKID
-		}
+	jwk, err := j.set.Lookup(ctx, kid)
+	switch {
+	case errors.Is(err, jwksfresh.ErrNoKeys):
+		return nil, ErrKeysUnavailable
+	case errors.Is(err, jwksfresh.ErrUnknownKID):
+		return nil, ErrUnknownKID
+	case err != nil:
 		return nil, fmt.Errorf("%w: %v", ErrUnknownKID, err)
 	}
 	pub, ok := jwk.Key().(*rsa.PublicKey)

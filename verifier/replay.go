@@ -1,39 +1,54 @@
 package verifier
 
 import (
+	"container/heap"
 	"sync"
 	"time"
 )
 
 // ReplayCache remembers used jtis until their expiry (plus leeway), so a handshake token opens
-// at most one connection. The Go proxy keeps one per org hub, as the Worker's Durable Object does
-// in its SQLite storage. Safe for concurrent use.
+// at most one connection. The Go proxy keeps one for all its orgs, as the Worker's Durable
+// Object keeps one per org in its SQLite storage. Safe for concurrent use.
+//
+// Two rules close the window at the edge of `exp + leeway` (docs/security.md): a jti whose
+// `until` has passed is refused outright (the token is dead anyway, and the verifier's clock
+// read may be older than ours), and the lookup happens before any garbage is collected.
+// Expiry is heap-ordered, so collecting costs O(expired · log n) per call instead of a walk over
+// every remembered jti under the lock during a reconnect storm.
 type ReplayCache struct {
-	mu      sync.Mutex
-	seen    map[string]time.Time
-	inserts int
+	mu     sync.Mutex
+	seen   map[string]time.Time
+	expiry expiryHeap
 }
 
 // NewReplayCache returns an empty cache.
 func NewReplayCache() *ReplayCache { return &ReplayCache{seen: make(map[string]time.Time)} }
 
-// Use records jti as used until `until` and reports ErrReplayed if it was already in use.
+// Use records jti as used until `until`. It reports ErrReplayed if jti is still remembered as
+// in use at now, and ErrExpired if until is not after now.
 func (c *ReplayCache) Use(jti string, until, now time.Time) error {
+	if !now.Before(until) {
+		return ErrExpired
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t, ok := c.seen[jti]; ok && now.Before(t) {
 		return ErrReplayed
 	}
 	c.seen[jti] = until
-	c.inserts++
-	if c.inserts%64 == 0 { // amortised sweep keeps memory proportional to live tokens
-		for k, t := range c.seen {
-			if !now.Before(t) {
-				delete(c.seen, k)
-			}
+	heap.Push(&c.expiry, expiring{until: until, jti: jti})
+	c.collect(now)
+	return nil
+}
+
+// collect forgets the jtis whose time has passed; the caller holds c.mu.
+func (c *ReplayCache) collect(now time.Time) {
+	for len(c.expiry) > 0 && !now.Before(c.expiry[0].until) {
+		e := heap.Pop(&c.expiry).(expiring)
+		if t, ok := c.seen[e.jti]; ok && t.Equal(e.until) { // not since replaced by a later until
+			delete(c.seen, e.jti)
 		}
 	}
-	return nil
 }
 
 // Seen reports, without recording anything, whether jti is in use at now: the pre-flight's
@@ -50,4 +65,24 @@ func (c *ReplayCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.seen)
+}
+
+type expiring struct {
+	until time.Time
+	jti   string
+}
+
+// expiryHeap is a min-heap of expiries (container/heap).
+type expiryHeap []expiring
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiring)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = expiring{} // drop the string reference
+	*h = old[:len(old)-1]
+	return e
 }

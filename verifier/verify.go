@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ type Verifier struct {
 	cfg    Config
 	keys   KeySource
 	now    func() time.Time
-	cancel context.CancelFunc
+	cancel func() // stops the JWKS refresher and waits for its fetches
 }
 
 // Identity is what a verified handshake token says about its holder.
@@ -66,16 +67,11 @@ func New(cfg Config, opts ...Option) (*Verifier, error) {
 		v.keys, _ = NewStaticKeys(pubs...)
 		return v, nil
 	}
-	if !strings.HasPrefix(cfg.JWKSURL, "http://") && !strings.HasPrefix(cfg.JWKSURL, "https://") {
+	if u, err := url.ParseRequestURI(cfg.JWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: CONN_JWKS_URL must be an http(s) URL", errConfig)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	keys, err := newJWKSKeys(ctx, cfg, o.client, o.logger, o.now)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("%w: %v", errConfig, err)
-	}
-	v.keys, v.cancel = keys, cancel
+	keys := newJWKSKeys(cfg, o.client, o.logger, o.now)
+	v.keys, v.cancel = keys, keys.set.Close
 	return v, nil
 }
 
@@ -203,8 +199,9 @@ func (v *Verifier) verify(ctx context.Context, token string, s *scratch) error {
 	if typ, ok := header.present("typ"); ok && stringValue(typ) != "JWT" {
 		return fmt.Errorf("%w: typ", ErrMalformed)
 	}
+	// Presence is the rule, null included: {"crit":null} is as refused as {"crit":["exp"]}.
 	for _, name := range [...]string{"crit", "jku", "x5u", "jwk", "x5c"} {
-		if _, ok := header.present(name); ok {
+		if _, ok := header.get(name); ok {
 			return fmt.Errorf("%w: header %q is not accepted", ErrMalformed, name)
 		}
 	}

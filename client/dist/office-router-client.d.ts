@@ -68,6 +68,11 @@ export interface ConnectOptions {
     /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
     preflight?: boolean;
     backoff?: BackoffOptions;
+    /**
+     * How often an open socket sends the text "ping" (answered "pong"). The Worker closes a socket
+     * that sent none for two periods with 4000 (docs/protocol.md). Default 30 s; 0 turns it off.
+     */
+    pingIntervalMs?: number;
     /** Injection points for tests and non-browser runtimes. */
     WebSocket?: typeof WebSocket;
     fetch?: typeof fetch;
@@ -82,6 +87,8 @@ export interface Connection {
     /** Closes for good (no reconnect). */
     close(): void;
 }
+/** The ping period the routers expect (docs/protocol.md#liveness). */
+export declare const PING_INTERVAL_MS = 30000;
 /** Handshake reasons a fresh token will not fix: configuration or identity problems. */
 export declare const TERMINAL_REASONS: Set<string>;
 /** Delay before attempt n (0-based): exponential, capped, with equal jitter. */

@@ -1,6 +1,8 @@
 // office-router browser client: one dependency-free ES module.
 // Protocol, reason codes and close codes: docs/protocol.md and docs/reason-codes.md.
 export const SUBPROTOCOL = "office-router.v1";
+/** The ping period the routers expect (docs/protocol.md#liveness). */
+export const PING_INTERVAL_MS = 30000;
 /** Close codes after which reconnecting cannot help (docs/protocol.md#close-codes). */
 const TERMINAL_CLOSE = new Set([1000, 1007, 1009]);
 /** Handshake reasons a fresh token will not fix: configuration or identity problems. */
@@ -33,6 +35,7 @@ export function connect(opts) {
     let attempt = 0;
     let stopped = false;
     let timer;
+    let pingTimer;
     const setStatus = (s, detail = {}) => {
         status = s;
         opts.onStatus?.(s, { ...detail, attempt });
@@ -79,10 +82,20 @@ export function connect(opts) {
         let opened = false;
         const sock = new WS(access.url, [SUBPROTOCOL, `bearer.${access.token}`]);
         ws = sock;
+        const pingEvery = opts.pingIntervalMs ?? PING_INTERVAL_MS;
+        const ping = () => {
+            // One timer per socket, ending with it: a replaced or closed socket stops pinging.
+            if (ws !== sock || stopped || sock.readyState !== WS.OPEN)
+                return;
+            sock.send("ping");
+            pingTimer = later(ping, pingEvery);
+        };
         sock.onopen = () => {
             opened = true;
             attempt = 0;
             setStatus("open");
+            if (pingEvery > 0)
+                pingTimer = later(ping, pingEvery);
         };
         sock.onmessage = (ev) => {
             if (typeof ev.data !== "string" || ev.data === "pong")
@@ -145,6 +158,7 @@ export function connect(opts) {
         close: () => {
             stopped = true;
             cancel(timer);
+            cancel(pingTimer);
             const s = ws;
             ws = undefined;
             s?.close(1000, "client closed");

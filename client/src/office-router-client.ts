@@ -76,6 +76,11 @@ export interface ConnectOptions {
   /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
   preflight?: boolean;
   backoff?: BackoffOptions;
+  /**
+   * How often an open socket sends the text "ping" (answered "pong"). The Worker closes a socket
+   * that sent none for two periods with 4000 (docs/protocol.md). Default 30 s; 0 turns it off.
+   */
+  pingIntervalMs?: number;
   /** Injection points for tests and non-browser runtimes. */
   WebSocket?: typeof WebSocket;
   fetch?: typeof fetch;
@@ -91,6 +96,9 @@ export interface Connection {
   /** Closes for good (no reconnect). */
   close(): void;
 }
+
+/** The ping period the routers expect (docs/protocol.md#liveness). */
+export const PING_INTERVAL_MS = 30_000;
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md#close-codes). */
 const TERMINAL_CLOSE = new Set([1000, 1007, 1009]);
@@ -128,6 +136,7 @@ export function connect(opts: ConnectOptions): Connection {
   let attempt = 0;
   let stopped = false;
   let timer: unknown;
+  let pingTimer: unknown;
 
   const setStatus = (s: Status, detail: { code?: number; reason?: string; retryInMs?: number } = {}) => {
     status = s;
@@ -172,10 +181,18 @@ export function connect(opts: ConnectOptions): Connection {
     let opened = false;
     const sock = new WS(access.url, [SUBPROTOCOL, `bearer.${access.token}`]);
     ws = sock;
+    const pingEvery = opts.pingIntervalMs ?? PING_INTERVAL_MS;
+    const ping = () => {
+      // One timer per socket, ending with it: a replaced or closed socket stops pinging.
+      if (ws !== sock || stopped || sock.readyState !== WS.OPEN) return;
+      sock.send("ping");
+      pingTimer = later(ping, pingEvery);
+    };
     sock.onopen = () => {
       opened = true;
       attempt = 0;
       setStatus("open");
+      if (pingEvery > 0) pingTimer = later(ping, pingEvery);
     };
     sock.onmessage = (ev: MessageEvent) => {
       if (typeof ev.data !== "string" || ev.data === "pong") return;
@@ -224,6 +241,7 @@ export function connect(opts: ConnectOptions): Connection {
     close: () => {
       stopped = true;
       cancel(timer);
+      cancel(pingTimer);
       const s = ws;
       ws = undefined;
       s?.close(1000, "client closed");

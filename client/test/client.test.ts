@@ -165,3 +165,19 @@ test("pre-flight URL keeps the path and switches the scheme", () => {
   assert.equal(preflightURL("wss://r.example/orgs/a/ws"), "https://r.example/orgs/a/ws");
   assert.equal(preflightURL("ws://127.0.0.1:8787/orgs/a/ws"), "http://127.0.0.1:8787/orgs/a/ws");
 });
+
+test("an open socket sends ping every 30 s, and stops when it closes", async () => {
+  const h = harness();
+  await h.flush();
+  const ws = FakeSocket.instances[0];
+  ws.accept();
+  const ping = h.timers.at(-1)!;
+  assert.equal(ping.ms, 30_000);
+  ping.fn();
+  ping.fn();
+  assert.deepEqual(ws.sent, ["ping", "ping"]);
+  assert.equal(h.timers.at(-1)!.ms, 30_000);
+  h.conn.close();
+  h.timers.at(-1)!.fn();
+  assert.deepEqual(ws.sent, ["ping", "ping"], "no ping after close");
+});

@@ -52,13 +52,14 @@ func issuerBench() (handler, raw micro, err error) {
 	defer jwks.Close()
 	pemKey, _ := rsakey.EncodePrivateKeyPEM(signKey)
 	srv, err := issuer.New(issuer.Config{PrivateKeyPEM: string(pemKey), Issuer: "iss", Audience: "aud",
-		WebSocketBaseURL: "wss://router.example", WorkOSJWKSURL: jwks.URL}, issuer.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		WebSocketBaseURL: "wss://router.example", WorkOSJWKSURL: jwks.URL, WorkOSIssuer: "https://idp.example",
+		MintsPerSecond: 1e9, MintBurst: 1 << 30}, issuer.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		return
 	}
 	defer srv.Close()
 	now := time.Now().Unix()
-	at := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"sub": "user_1", "org_id": "org_1", "role": "member", "iat": now, "exp": now + 3600})
+	at := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": "https://idp.example", "sub": "user_1", "org_id": "org_1", "role": "member", "iat": now, "exp": now + 3600})
 	at.Header["kid"] = rsakey.Thumbprint(&idpKey.PublicKey)
 	access, _ := at.SignedString(idpKey)
 	handler = fromResult("issuer request-access handler", testing.Benchmark(func(b *testing.B) {

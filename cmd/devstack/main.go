@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *noWorker {
 		wsBase = "ws://" + *proxyAddr
 	}
-	iss, err := issuer.New(issuer.Config{Dev: true, PrivateKeyPEM: string(privPEM), WebSocketBaseURL: wsBase, AllowedOrigins: origins},
+	iss, err := issuer.New(issuer.Config{Dev: true, DevPrivateKeyPEM: string(privPEM), WebSocketBaseURL: wsBase, AllowedOrigins: origins},
 		issuer.WithLogger(logger))
 	if err != nil {
 		return err

@@ -38,9 +38,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	queue := fs.Int("send-queue", proxy.DefaultSendQueue, "per-connection send queue (overflow: close 4008)")
 	failures := fs.Float64("failed-handshakes-per-sec", proxy.DefaultFailuresPerSec, "failed handshakes allowed per client IP per second")
 	failureBurst := fs.Int("failed-handshakes-burst", proxy.DefaultFailureBurst, "burst of failed handshakes per client IP")
-	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this address too")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", `serve /metrics here only (never on -addr); "off" serves none`)
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long SIGTERM waits for sockets to close")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	jwksRefresh := fs.Duration("jwks-refresh-interval", verifier.DefaultJWKSRefreshInterval, "CONN_JWKS_URL: how often the JWKS is fetched again (the lead a pre-published key needs)")
+	jwksUnknown := fs.Duration("jwks-unknown-kid-interval", verifier.DefaultJWKSUnknownKIDInterval, "CONN_JWKS_URL: least time between two fetches caused by unknown kids")
+	jwksTimeout := fs.Duration("jwks-timeout", verifier.DefaultJWKSTimeout, "CONN_JWKS_URL: bound of each fetch, and of a handshake waiting for one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,15 +55,20 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	vcfg.JWKSRefreshInterval, vcfg.JWKSUnknownKIDInterval, vcfg.JWKSTimeout = *jwksRefresh, *jwksUnknown, *jwksTimeout
 	v, err := verifier.New(vcfg, verifier.WithLogger(logger))
 	if err != nil {
 		return err
 	}
 	defer v.Close()
+	trusted, err := proxy.ParseTrustedProxies(getenv("TRUSTED_PROXIES"))
+	if err != nil {
+		return err
+	}
 	p, err := proxy.New(proxy.Config{
 		AllowedOrigins: issuer.SplitList(getenv("ALLOWED_ORIGINS")), Upstream: *upstream, ForwardToken: *forwardToken,
 		MaxMessageBytes: *maxMsg, MaxConnsPerOrg: *perOrg, MaxConnsPerUser: *perUser, SendQueue: *queue,
-		FailuresPerSecond: *failures, FailureBurst: *failureBurst,
+		FailuresPerSecond: *failures, FailureBurst: *failureBurst, TrustedProxies: trusted,
 	}, v, proxy.WithLogger(logger))
 	if err != nil {
 		return err
@@ -74,13 +82,11 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		mode = "forward"
 	}
 	logger.Info("edgeproxy listening", "addr", ln.Addr().String(), "mode", mode, "upstream", *upstream)
-	if *metricsAddr != "" {
-		mln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			return fmt.Errorf("-metrics-addr: %w", err)
-		}
-		msrv := serve.NewServer(p.MetricsHandler(), logger)
-		go func() { _ = msrv.Serve(mln) }()
+	msrv, err := serve.Metrics(*metricsAddr, p.MetricsHandler(), logger)
+	if err != nil {
+		return err
+	}
+	if msrv != nil {
 		defer msrv.Close()
 	}
 	return serve.HTTP(ctx, ln, p, logger, *grace, p.Shutdown)

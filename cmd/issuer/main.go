@@ -2,6 +2,7 @@
 //
 //	issuer -addr :8080            # production: settings from the environment (docs/configuration.md)
 //	issuer -dev -write-public-key .dev/public.pem   # local: no WorkOS, ephemeral keys
+//	issuer -dev -dev-key-file .dev/dev-private.pem  # local, with a dev key shared with the routers
 package main
 
 import (
@@ -33,6 +34,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	dev := fs.Bool("dev", false, "dev mode: local identity provider, generated keys and defaults (never in production)")
 	pubOut := fs.String("write-public-key", "", "write the signing public key as PEM to this file (for CONN_JWT_PUBLIC_KEY)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9091", `serve /metrics here only (never on -addr); "off" serves none`)
+	devKeyFile := fs.String("dev-key-file", "", "-dev only: sign with this PEM key instead of a generated one (the dev stack shares it with its routers)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,15 +45,32 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	cfg := issuer.ConfigFromEnv(getenv)
 	cfg.Dev = *dev
+	if *devKeyFile != "" {
+		b, err := os.ReadFile(*devKeyFile)
+		if err != nil {
+			return fmt.Errorf("-dev-key-file: %w", err)
+		}
+		cfg.DevPrivateKeyPEM = string(b)
+	}
 	srv, err := issuer.New(cfg, issuer.WithLogger(logger))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if *dev {
+		fmt.Fprintln(os.Stderr, issuer.DevBanner)
+	}
 	if *pubOut != "" {
 		if err := os.WriteFile(*pubOut, srv.PublicKeyPEM(), 0o644); err != nil {
 			return fmt.Errorf("-write-public-key: %w", err)
 		}
+	}
+	msrv, err := serve.Metrics(*metricsAddr, srv.MetricsHandler(), logger)
+	if err != nil {
+		return err
+	}
+	if msrv != nil {
+		defer msrv.Close()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

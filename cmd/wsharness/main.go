@@ -4,6 +4,7 @@
 //	wsharness connect -issuer URL [-router URL] [-user U -org O] [-auth header|subprotocol]
 //	wsharness check   -issuer URL -router URL -key .dev/dev-private.pem [-origin O] [-json]
 //	wsharness load    -issuer URL -router URL [-key FILE] -conns N -orgs K [-messages M] [-rate R] [-json]
+//	wsharness rotate-check -router URL -trusted next.pem [-retired old.pem] -iss I -aud A [-wait 2m]
 //	wsharness soak    -edgeproxy BIN | -router URL -key FILE -pid N   [-duration 10m] [-json]   (soak.go)
 //
 // It works against the Worker under wrangler dev, the Go edge proxy, or any ws(s):// router.
@@ -44,7 +45,7 @@ func main() {
 
 var errFailed = errors.New("check failed")
 
-const usage = `usage: wsharness <token|connect|check|load|soak> [flags]   (wsharness <command> -h for flags)`
+const usage = `usage: wsharness <token|connect|check|load|rotate-check|soak> [flags]   (wsharness <command> -h for flags)`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return nil
 		}
 		return json.NewEncoder(stdout).Encode(map[string]any{"accessToken": at, "token": a.Token, "url": a.URL, "expiresAt": a.ExpiresAt})
+	case "rotate-check":
+		return rotateCheck(ctx, fs, args, router, org, user, role, stdout)
 	case "connect":
 		auth := fs.String("auth", "subprotocol", "token position: header or subprotocol")
 		if err := fs.Parse(args); err != nil {

@@ -272,6 +272,7 @@ func (c *checker) cases() []checkCase {
 		{"oversized_frame", "close 1009", c.oversized},
 		{"bad_message", "error bad_message", c.badMessage},
 	}
+	list = append(list, c.boundaryCases()...) // issue 13: check_boundary.go
 	if c.cfg.Origin != "" {
 		list = append(list, checkCase{"origin_allowed", "101 office-router.v1 welcome", func(ctx context.Context) (string, error) {
 			return c.handshake(ctx, x, c.craft(), InSubprotocol, http.Header{"Origin": {c.cfg.Origin}})

@@ -1,6 +1,7 @@
-// Package jwksfresh records when a remote JWKS was last fetched successfully, so that the issuer
-// (WorkOS keys) and the verifier (CONN_JWKS_URL) can bound how stale the keys they serve from
-// cache may get: keyfunc keeps serving the last good keys forever while refreshes fail.
+// Package jwksfresh keeps a remote JWKS fresh for the verifier (CONN_JWKS_URL) and the issuer
+// (WorkOS keys): Set refreshes it periodically and, rate limited, when a kid is unknown, with
+// the caller waiting for that one fetch; Tracker records when a fetch last succeeded, so that
+// callers can bound how stale the keys they serve from cache may get while fetches fail.
 package jwksfresh
 
 import (

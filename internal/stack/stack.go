@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -147,10 +149,21 @@ func nameOf(p *Proc) string {
 
 // WranglerOptions configure a `wrangler dev` of the office-router Worker.
 type WranglerOptions struct {
-	Root      string // repository root (wrangler.jsonc)
-	Port      int
+	Root string // repository root (wrangler.jsonc)
+	Port int
+	// Vars are the Worker's bindings. The required secrets of wrangler.jsonc (CONN_JWT_PUBLIC_KEY)
+	// reach wrangler through its environment, the others as --var. Every other variable named in
+	// wrangler.jsonc is removed from the environment wrangler inherits: with secrets declared,
+	// wrangler dev lets a process variable of that name replace the config's var, so a developer's
+	// exported ALLOWED_ORIGINS or JWT_ISSUER would leak into the Worker.
 	Vars      map[string]string
-	PersistTo string // clean Durable Object state
+	PersistTo string // clean Durable Object state; created if missing
+	// Env is the wrangler.jsonc environment to run. This defaults to "dev", which holds the dev
+	// issuer and origins; the top level is production and ships neither.
+	Env string
+	// Config is the wrangler config file. This defaults to Root/wrangler.jsonc. wrangler dev
+	// reloads the Worker with its new vars when this file changes (the rotation e2e does so).
+	Config string
 }
 
 // WranglerBin is the pinned wrangler of worker/node_modules.
@@ -158,15 +171,22 @@ func WranglerBin(root string) string {
 	return filepath.Join(root, "worker", "node_modules", ".bin", "wrangler")
 }
 
-// EnsureNodeModules runs `npm ci` in worker/ when its node_modules is missing.
+// EnsureNodeModules runs `npm ci` in worker/, on the Node that NodeBinDir picks, when its
+// node_modules is missing or older than package-lock.json (a toolchain upgrade landed).
 func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {
-	if _, err := os.Stat(WranglerBin(root)); err == nil {
+	nodeDir, err := NodeBinDir(ctx, root, out)
+	if err != nil {
+		return err
+	}
+	if nodeModulesFresh(root) {
 		return nil
 	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		return errors.New("the Worker needs Node.js 20+ and npm (or run without it: -no-worker)")
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return errors.New("the Worker needs npm to install its dependencies (or run without it: -no-worker)")
 	}
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--prefix", filepath.Join(root, "worker"), "--no-audit", "--no-fund")
+	cmd := exec.CommandContext(ctx, npm, "ci", "--prefix", filepath.Join(root, "worker"), "--no-audit", "--no-fund")
+	cmd.Env = withPath(os.Environ(), nodeDir)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("npm ci in worker/: %w", err)
@@ -174,23 +194,75 @@ func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {
 	return nil
 }
 
-// Wrangler starts `wrangler dev` offline (no metrics, no cf fetch) on 127.0.0.1.
+// nodeModulesFresh reports whether worker/node_modules was installed from the current lock file.
+func nodeModulesFresh(root string) bool {
+	if _, err := os.Stat(WranglerBin(root)); err != nil {
+		return false
+	}
+	lock, err1 := os.Stat(filepath.Join(root, "worker", "package-lock.json"))
+	installed, err2 := os.Stat(filepath.Join(root, "worker", "node_modules", ".package-lock.json"))
+	return err1 == nil && err2 == nil && !lock.ModTime().After(installed.ModTime())
+}
+
+// Wrangler starts `wrangler dev --env dev` offline (no metrics, no cf fetch) on 127.0.0.1, on the
+// Node that NodeBinDir picks.
 func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
+	nodeDir, err := NodeBinDir(context.Background(), o.Root, tee)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := readWranglerConfig(o.Root)
+	if err != nil {
+		return nil, err
+	}
 	inspector, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"dev", "--config", filepath.Join(o.Root, "wrangler.jsonc"), "--ip", "127.0.0.1",
-		"--port", fmt.Sprint(o.Port), "--inspector-port", fmt.Sprint(inspector), "--persist-to", o.PersistTo,
-		"--show-interactive-dev-session=false", "--log-level", "warn"}
+	if o.Env == "" {
+		o.Env = "dev"
+	}
+	// An empty env file in place of the default lookup: a developer's .dev.vars or .env in the
+	// repository would otherwise replace the environment that carries the dev key.
+	if err := os.MkdirAll(o.PersistTo, 0o700); err != nil {
+		return nil, err
+	}
+	envFile := filepath.Join(o.PersistTo, "wrangler-dev.env")
+	if err := os.WriteFile(envFile, nil, 0o600); err != nil {
+		return nil, err
+	}
+	if o.Config == "" {
+		o.Config = filepath.Join(o.Root, "wrangler.jsonc")
+	}
+	args := []string{"dev", "--config", o.Config, "--env", o.Env, "--env-file", envFile,
+		"--ip", "127.0.0.1", "--port", fmt.Sprint(o.Port), "--inspector-port", fmt.Sprint(inspector),
+		"--persist-to", o.PersistTo, "--show-interactive-dev-session=false", "--log-level", "warn"}
+	env := withPath(withoutVars(os.Environ(), cfg.bindingNames()), nodeDir)
+	secrets := cfg.secretNames()
 	for k, v := range o.Vars {
-		args = append(args, "--var", k+":"+v)
+		if slices.Contains(secrets, k) {
+			env = append(env, k+"="+v)
+		} else {
+			args = append(args, "--var", k+":"+v)
+		}
 	}
 	cmd := exec.Command(WranglerBin(o.Root), args...)
 	cmd.Dir = o.Root
-	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
+	cmd.Env = append(env, "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
 		"WRANGLER_LOG_PATH="+filepath.Join(o.PersistTo, "logs"), "NO_COLOR=1")
 	return Start("wrangler dev", cmd, tee)
+}
+
+// withoutVars returns env without the variables named in names.
+func withoutVars(env, names []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // RepoRoot walks up from the working directory to the folder holding wrangler.jsonc.

@@ -296,6 +296,12 @@ func Generate(keysDir string) (*File, error) {
 		bad("malformed_x5u_header", "malformed", withHeader(`{"alg":"RS256","kid":"`+kidA+`","x5u":"https://evil.example/cert.pem"}`, b("jti-x5u"))),
 		bad("malformed_embedded_jwk", "malformed", withHeader(`{"alg":"RS256","jwk":`+jwkJSON(&k.foreign.PublicKey)+`,"kid":"`+rsakey.Thumbprint(&k.foreign.PublicKey)+`"}`, b("jti-jwk"))),
 		bad("malformed_x5c_header", "malformed", withHeader(`{"alg":"RS256","kid":"`+kidA+`","x5c":["MIIB"]}`, b("jti-x5c"))),
+		// Presence is the rule: a null member is still present (issue 13, item 6).
+		bad("malformed_crit_null", "malformed", withHeader(`{"alg":"RS256","crit":null,"kid":"`+kidA+`"}`, b("jti-crit-null"))),
+		bad("malformed_jku_null", "malformed", withHeader(`{"alg":"RS256","jku":null,"kid":"`+kidA+`"}`, b("jti-jku-null"))),
+		bad("malformed_x5u_null", "malformed", withHeader(`{"alg":"RS256","kid":"`+kidA+`","x5u":null}`, b("jti-x5u-null"))),
+		bad("malformed_jwk_null", "malformed", withHeader(`{"alg":"RS256","jwk":null,"kid":"`+kidA+`"}`, b("jti-jwk-null"))),
+		bad("malformed_x5c_null", "malformed", withHeader(`{"alg":"RS256","kid":"`+kidA+`","x5c":null}`, b("jti-x5c-null"))),
 	)
 
 	// Rule 3: header (algorithm confusion, kid tricks).

@@ -4,6 +4,19 @@ import { importPublicKeys, type VerifyConfig } from "./verify";
 
 export interface RouterConfig extends VerifyConfig {
   allowedOrigins: string[];
+  limits: Limits;
+}
+
+/** The Durable Object's limits: the Go proxy's names and defaults (docs/configuration.md). */
+export interface Limits {
+  /** MAX_CONNS_PER_USER: sockets one user may hold in an org; over it 429 too_many_connections. Defaults to 16. */
+  maxConnsPerUser: number;
+  /** MAX_CONNS_PER_ORG: sockets one org may hold; over it 429 too_many_connections. Defaults to 10000. */
+  maxConnsPerOrg: number;
+  /** MESSAGES_PER_SECOND: steady message rate per socket; over it close 1008. Defaults to 50. */
+  messagesPerSecond: number;
+  /** MESSAGE_BURST: messages a socket may send at once before the rate applies. Defaults to 100. */
+  messageBurst: number;
 }
 
 let cached: { sig: string; cfg: Promise<RouterConfig> } | undefined;
@@ -14,6 +27,24 @@ function seconds(name: string, raw: string | undefined, dflt: number): number {
     throw new Error(`${name}: want whole seconds from 0 to 86400`);
   }
   return Number(raw);
+}
+
+function positive(name: string, raw: string | undefined, dflt: number): number {
+  if (raw === undefined || raw.trim() === "") return dflt;
+  if (!/^[0-9]+$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > 1_000_000) {
+    throw new Error(`${name}: want a whole number from 1 to 1000000`);
+  }
+  return Number(raw);
+}
+
+/** The limits from the environment; a bad value throws an error that names the variable. */
+export function limitsFromEnv(env: Env): Limits {
+  return {
+    maxConnsPerUser: positive("MAX_CONNS_PER_USER", env.MAX_CONNS_PER_USER, 16),
+    maxConnsPerOrg: positive("MAX_CONNS_PER_ORG", env.MAX_CONNS_PER_ORG, 10000),
+    messagesPerSecond: positive("MESSAGES_PER_SECOND", env.MESSAGES_PER_SECOND, 50),
+    messageBurst: positive("MESSAGE_BURST", env.MESSAGE_BURST, 100),
+  };
 }
 
 async function build(env: Env): Promise<RouterConfig> {
@@ -30,12 +61,15 @@ async function build(env: Env): Promise<RouterConfig> {
       .split(",")
       .map((o) => o.trim().replace(/\/+$/, ""))
       .filter((o) => o !== ""),
+    // Checked here too, so that a bad limit answers misconfigured at the edge, not inside the DO.
+    limits: limitsFromEnv(env),
   };
 }
 
 /** The validated config; a bad variable rejects with an error that names it (never its value). */
 export function getConfig(env: Env): Promise<RouterConfig> {
-  const sig = [env.JWT_ISSUER, env.JWT_AUDIENCE, env.CONN_JWT_PUBLIC_KEY, env.ALLOWED_ORIGINS, env.JWT_LEEWAY_SECONDS, env.JWT_MAX_TTL_SECONDS].join("\u0000");
+  const sig = [env.JWT_ISSUER, env.JWT_AUDIENCE, env.CONN_JWT_PUBLIC_KEY, env.ALLOWED_ORIGINS, env.JWT_LEEWAY_SECONDS, env.JWT_MAX_TTL_SECONDS,
+    env.MAX_CONNS_PER_USER, env.MAX_CONNS_PER_ORG, env.MESSAGES_PER_SECOND, env.MESSAGE_BURST].join("\u0000");
   if (cached?.sig !== sig) {
     const cfg = build(env);
     cfg.catch(() => {

@@ -9,4 +9,8 @@ export interface Env {
   ALLOWED_ORIGINS: string;
   JWT_LEEWAY_SECONDS: string;
   JWT_MAX_TTL_SECONDS: string;
+  MAX_CONNS_PER_USER?: string;
+  MAX_CONNS_PER_ORG?: string;
+  MESSAGES_PER_SECOND?: string;
+  MESSAGE_BURST?: string;
 }

@@ -3,23 +3,15 @@
 // docs/reason-codes.md, docs/configuration.md. The Go edge proxy (proxy/) is its twin.
 import type { Env } from "./env";
 import { getConfig, originAllowed, type RouterConfig } from "./config";
-import { IDENTITY_HEADERS, MAX_MESSAGE_BYTES } from "./do";
+import { IDENTITY_HEADERS, logEvent, MAX_MESSAGE_BYTES } from "./do";
 import { extractToken } from "./extract";
+import { HttpError, toHttpError } from "./errors";
+import { parsePublishBody, readBody } from "./publish";
 import { isValidId, TokenError, verifyHandshake, verifyPublish } from "./verify";
 
 export { WebSocketServer } from "./do";
 
 const ROUTE = /^\/orgs\/([^/]+)\/(ws|publish)$/;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(code);
-  }
-}
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -30,12 +22,13 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-/** The one place errors become responses: token reasons are 401, everything else carries its own status. */
-function errorResponse(e: unknown, cors: Record<string, string>): Response {
-  if (e instanceof TokenError) return json(401, { error: e.reason }, cors);
-  if (e instanceof HttpError) return json(e.status, { error: e.code }, { ...cors, ...e.headers });
-  console.error("office-router: internal error:", e instanceof Error ? e.message : String(e));
-  return json(500, { error: "internal" }, cors);
+/** Path segments are percent-decoded once; bad encoding is an unknown route, not an error. */
+function decodeSegment(seg: string): string | undefined {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return undefined;
+  }
 }
 
 function corsHeaders(cfg: RouterConfig | undefined, origin: string | null): Record<string, string> {
@@ -65,8 +58,7 @@ async function handleSocket(request: Request, env: Env, cfg: RouterConfig, pathO
   const stub = env.WEBSOCKET_SERVER.get(env.WEBSOCKET_SERVER.idFromName(id.orgId));
   if (!upgrade) {
     // Pre-flight: same checks, replay included, but the jti is not consumed (docs/protocol.md).
-    const seen = await stub.fetch("https://do/jti-used", { headers: { [IDENTITY_HEADERS.jti]: id.jti } });
-    if (seen.status !== 200) throw new TokenError("replayed");
+    if (await stub.jtiUsed(id.jti)) throw new TokenError("replayed");
     return json(200, { ok: true, userId: id.userId, orgId: id.orgId, role: id.role, expiresAt: id.expiresAt }, cors);
   }
   // Identity travels in headers the Worker sets itself; client-supplied ones never reach the DO.
@@ -79,7 +71,14 @@ async function handleSocket(request: Request, env: Env, cfg: RouterConfig, pathO
     [IDENTITY_HEADERS.replayUntil]: String(id.expiresAt + cfg.leewaySeconds),
     [IDENTITY_HEADERS.subprotocol]: select,
   });
-  return stub.fetch("https://do/connect", { headers });
+  const res = await stub.fetch("https://do/connect", { headers });
+  if (res.status !== 101) {
+    // The DO's own refusals (replayed, expired, too_many_connections) go through the one mapping.
+    const code = ((await res.json().catch(() => ({}))) as { error?: string }).error ?? "internal";
+    if (res.status === 401) throw new TokenError(code as "replayed");
+    throw new HttpError(res.status, code);
+  }
+  return res;
 }
 
 async function handlePublish(request: Request, env: Env, cfg: RouterConfig, pathOrg: string): Promise<Response> {
@@ -90,24 +89,12 @@ async function handlePublish(request: Request, env: Env, cfg: RouterConfig, path
   if (!m) throw new TokenError("malformed");
   const id = await verifyPublish(m[1], cfg, nowSeconds());
   if (id.orgId !== pathOrg) throw new HttpError(403, "org_mismatch");
-  const len = Number(request.headers.get("Content-Length") ?? "0");
-  if (len > MAX_MESSAGE_BYTES) throw new HttpError(413, "body_too_large");
-  const text = await request.text();
-  if (new TextEncoder().encode(text).length > MAX_MESSAGE_BYTES) throw new HttpError(413, "body_too_large");
-  let body: { to?: unknown; data?: unknown };
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "bad_request");
-  }
-  if (typeof body !== "object" || body === null || !("data" in body)) throw new HttpError(400, "bad_request");
-  if (body.to !== undefined && (typeof body.to !== "string" || !isValidId(body.to))) throw new HttpError(400, "bad_request");
+  const body = parsePublishBody(await readBody(request, MAX_MESSAGE_BYTES));
   const stub = env.WEBSOCKET_SERVER.get(env.WEBSOCKET_SERVER.idFromName(id.orgId));
-  return stub.fetch("https://do/publish", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ to: body.to, data: body.data }),
-  });
+  // Single-use, like handshake tokens: the DO records the jti before delivering.
+  const res = await stub.publish(id.jti, id.expiresAt + cfg.leewaySeconds, body.to, body.data);
+  if (!res.ok) throw new TokenError(res.reason);
+  return json(200, { delivered: res.delivered });
 }
 
 export default {
@@ -115,6 +102,8 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") return json(200, { status: "ok" });
     let cfg: RouterConfig | undefined;
+    let route: string | undefined;
+    let pathOrg: string | undefined;
     const origin = request.headers.get("Origin");
     try {
       try {
@@ -125,8 +114,10 @@ export default {
       }
       const cors = corsHeaders(cfg, origin);
       const m = ROUTE.exec(url.pathname);
-      if (!m || !isValidId(decodeURIComponent(m[1]))) throw new HttpError(404, "not_found");
-      const pathOrg = decodeURIComponent(m[1]);
+      const org = m ? decodeSegment(m[1]) : undefined;
+      if (!m || org === undefined || !isValidId(org)) throw new HttpError(404, "not_found");
+      route = m[2];
+      pathOrg = org;
       if (request.method === "OPTIONS" && request.headers.get("Access-Control-Request-Method")) {
         if (!cors["Access-Control-Allow-Origin"]) throw new HttpError(403, "origin_not_allowed");
         return new Response(null, {
@@ -137,7 +128,11 @@ export default {
       if (m[2] === "ws") return await handleSocket(request, env, cfg, pathOrg, cors);
       return await handlePublish(request, env, cfg, pathOrg);
     } catch (e) {
-      return errorResponse(e, corsHeaders(cfg, origin));
+      const err = toHttpError(e);
+      // Structured, and never the token: the reason and the org of the path are enough to debug.
+      if (route === "ws") logEvent("handshake_refused", { org: pathOrg, status: err.status, reason: err.code });
+      else if (route === "publish") logEvent("publish_refused", { org: pathOrg, status: err.status, reason: err.code });
+      return json(err.status, { error: err.code }, { ...corsHeaders(cfg, origin), ...err.headers });
     }
   },
 } satisfies ExportedHandler<Env>;

@@ -15,6 +15,8 @@ export interface Value {
   num?: string;
   /** Array elements. */
   items?: Value[];
+  /** The member's exact source text (top-level members only), to pass a value on verbatim. */
+  raw?: string;
 }
 
 export class JSONError extends Error {}
@@ -69,8 +71,12 @@ class Parser {
       if (this.s[this.i] !== ":") fail();
       this.i++;
       this.ws();
+      const start = this.i;
       const v = this.value(depth + 1);
-      top?.set(key, v);
+      if (top) {
+        v.raw = this.s.slice(start, this.i);
+        top.set(key, v);
+      }
       this.ws();
       const c = this.s[this.i++];
       if (c === ",") continue;

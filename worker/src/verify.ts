@@ -94,7 +94,7 @@ function parseSegmentJSON(seg: string): Map<string, Value> {
   }
 }
 
-/** null counts as absent, in both implementations. */
+/** null counts as absent for claims, in both implementations (not for the refused header members). */
 function present(m: Map<string, Value>, name: string): Value | undefined {
   const v = m.get(name);
   return v === undefined || v.kind === "null" ? undefined : v;
@@ -118,8 +118,10 @@ async function verifySignedToken(token: string, cfg: VerifyConfig): Promise<Map<
   if (str(present(header, "alg")) !== "RS256") throw new TokenError("alg_not_allowed");
   const typ = present(header, "typ");
   if (typ && str(typ) !== "JWT") throw new TokenError("malformed");
+  // Presence, not value: these members are refused even when null (null-as-absent would let a
+  // "crit": null through to a library that treats it differently).
   for (const name of ["crit", "jku", "x5u", "jwk", "x5c"]) {
-    if (present(header, name)) throw new TokenError("malformed");
+    if (header.has(name)) throw new TokenError("malformed");
   }
   const kid = str(present(header, "kid"));
   if (kid === "") throw new TokenError("missing_kid");

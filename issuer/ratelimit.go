@@ -1,0 +1,92 @@
+package issuer
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Mint rate limit defaults (Config.MintsPerSecond, Config.MintBurst). A browser needs one
+// handshake token per (re)connection, with backoff; 20 at once covers many tabs reconnecting
+// together, 2 per second any honest reconnect loop.
+const (
+	DefaultMintsPerSecond = 2
+	DefaultMintBurst      = 20
+	maxLimitedUsers       = 100000
+)
+
+// ErrRateLimited: the caller has minted too many tokens; 429 with Retry-After.
+var ErrRateLimited = errors.New("rate_limited")
+
+// envNumber parses a numeric variable; empty is 0 (the default), garbage is -1 so that
+// validate names the variable.
+func envNumber(s string) float64 {
+	if s == "" {
+		return 0
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return -1
+	}
+	return f
+}
+
+func (c *Config) checkLimits() error {
+	if c.MintsPerSecond < 0 {
+		return errors.New("MINTS_PER_SECOND must be a positive number")
+	}
+	if c.MintBurst < 0 {
+		return errors.New("MINT_BURST must be a positive integer")
+	}
+	if c.MintsPerSecond == 0 {
+		c.MintsPerSecond = DefaultMintsPerSecond
+	}
+	if c.MintBurst == 0 {
+		c.MintBurst = DefaultMintBurst
+	}
+	return nil
+}
+
+// mintLimiter is a token bucket per user. Only the users that minted recently are kept: when
+// the map is full, users whose bucket is full again are forgotten.
+type mintLimiter struct {
+	mu    sync.Mutex
+	rate  rate.Limit
+	burst int
+	m     map[string]*rate.Limiter
+	now   func() time.Time
+}
+
+func newMintLimiter(perSec float64, burst int, now func() time.Time) *mintLimiter {
+	return &mintLimiter{rate: rate.Limit(perSec), burst: burst, m: make(map[string]*rate.Limiter), now: now}
+}
+
+// allow spends one mint of user; when none is left it sets Retry-After and reports ErrRateLimited.
+func (l *mintLimiter) allow(w http.ResponseWriter, user string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	lim, ok := l.m[user]
+	if !ok {
+		if len(l.m) >= maxLimitedUsers {
+			for u, x := range l.m {
+				if x.TokensAt(now) >= float64(l.burst) {
+					delete(l.m, u)
+				}
+			}
+		}
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.m[user] = lim
+	}
+	if lim.AllowN(now, 1) {
+		return nil
+	}
+	wait := math.Ceil((1 - lim.TokensAt(now)) / float64(l.rate))
+	w.Header().Set("Retry-After", strconv.Itoa(max(int(wait), 1)))
+	return ErrRateLimited
+}

@@ -1,0 +1,60 @@
+// The publish body: read under the limit while streaming, then parsed by the strict reader.
+import { HttpError } from "./errors";
+import { JSONError, parseTopObject } from "./json";
+import { isValidId } from "./verify";
+
+/**
+ * Reads at most `max` bytes of a body, counting while reading: a chunked or lying body is cut off
+ * at the limit instead of being buffered in full. Invalid UTF-8 is a bad request.
+ */
+export async function readBody(request: Request, max: number): Promise<string> {
+  const len = request.headers.get("Content-Length");
+  if (len !== null && Number(len) > max) throw new HttpError(413, "body_too_large");
+  if (request.body === null) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw new HttpError(413, "body_too_large");
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(all);
+  } catch {
+    throw new HttpError(400, "bad_request");
+  }
+}
+
+/**
+ * The publish body contract (docs/protocol.md): a JSON object with exactly the keys `data`
+ * (required, any JSON value) and optionally `to` (a user id string), read by the tokens' strict
+ * reader (the twin of verifier/publish.go). Anything else, case variants, duplicates at any depth
+ * and `"to": null` included, is 400 bad_request and reaches no one.
+ */
+export function parsePublishBody(text: string): { to: string | null; data: string } {
+  let members;
+  try {
+    members = parseTopObject(text);
+  } catch (e) {
+    if (e instanceof JSONError) throw new HttpError(400, "bad_request");
+    throw e;
+  }
+  for (const k of members.keys()) if (k !== "data" && k !== "to") throw new HttpError(400, "bad_request");
+  const data = members.get("data");
+  if (!data) throw new HttpError(400, "bad_request");
+  const to = members.get("to");
+  if (to && (to.kind !== "string" || !isValidId(to.str!))) throw new HttpError(400, "bad_request");
+  return { to: to ? to.str! : null, data: data.raw! };
+}

@@ -1,0 +1,123 @@
+// Presence under closes the server starts, and dead connections (issue 18 items 3 and 4).
+import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { CLOSE_PING_TIMEOUT, PING_PERIOD_MS, PING_TIMEOUT_MS } from "../src/do";
+import { connect, connectHalfOpen, orgStub, upgradeHeaders, userToken, type Client } from "./helpers";
+
+/** Sends a message the DO answers with an error frame: every frame queued before it has arrived. */
+async function framesBefore(c: Client): Promise<unknown[]> {
+  c.send({ type: "probe" });
+  const seen: unknown[] = [];
+  for (;;) {
+    const m = await c.next();
+    if ((m as { type?: string }).type === "error") return seen;
+    seen.push(m);
+  }
+}
+
+describe("presence", () => {
+  it("announces leave once when a socket the server closed completes its close last", async () => {
+    const org = "org-leave-once";
+    const w = await connect(await userToken("watcher", org), org);
+    await w.next();
+    const slow = await connectHalfOpen(await userToken("u", org), org);
+    await slow.next();
+    expect(await w.next()).toMatchObject({ event: "join", userId: "u" });
+    const other = await connect(await userToken("u", org), org);
+    await other.next();
+
+    // The server closes one socket (1009); its client never answers, so the close is not complete.
+    slow.send({ type: "broadcast", data: "x".repeat(70 * 1024) });
+    expect((await slow.closed).code).toBe(1009);
+    // The user's other socket leaves: the closing one still counts, so no leave yet.
+    other.close();
+    await other.closed;
+    expect(await framesBefore(w)).toEqual([]);
+
+    // The slow client finally answers: now the user is gone, announced once.
+    slow.ws.close(1000, "late");
+    expect(await w.next()).toEqual({ type: "presence", event: "leave", userId: "u", role: "member" });
+    expect(await framesBefore(w)).toEqual([]);
+    w.close();
+  });
+});
+
+describe("after a wake-up", () => {
+  it("rebuilds presence and caps from the sockets, not from memory", async () => {
+    const org = "org-wake";
+    const stub = orgStub(org);
+    const a = await connect(await userToken("a", org), org);
+    await a.next();
+    const b = await connect(await userToken("b", org), org);
+    await b.next();
+    await a.next(); // join b
+    // What hibernation loses: everything the object kept in memory.
+    await runInDurableObject(stub, (instance) => {
+      const mem = instance as unknown as { roster: unknown; attachments: WeakMap<object, unknown>; limits: { maxConnsPerUser: number } };
+      mem.roster = undefined;
+      mem.attachments = new WeakMap();
+      mem.limits.maxConnsPerUser = 1;
+    });
+    const c = await connect(await userToken("c", org), org);
+    const w = await c.next<{ presence: { userId: string }[] }>();
+    expect(w.presence.map((p) => p.userId).sort()).toEqual(["a", "b", "c"]);
+    // The per-user cap counts the sockets the runtime holds.
+    const res = await SELF.fetch(`https://router.test/orgs/${org}/ws`, { headers: upgradeHeaders({ Authorization: `Bearer ${await userToken("a", org)}` }) });
+    expect(res.status).toBe(429);
+    b.close();
+    expect(await a.next()).toMatchObject({ event: "join", userId: "c" });
+    expect(await a.next()).toEqual({ type: "presence", event: "leave", userId: "b", role: "member" });
+    a.close();
+    c.close();
+  });
+});
+
+describe("dead connections", () => {
+  it("arms the alarm only while sockets exist", async () => {
+    const org = "org-alarm";
+    const stub = orgStub(org);
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+    const c = await connect(await userToken("a", org), org);
+    await c.next();
+    const at = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+    expect(at).not.toBeNull();
+    expect(at! - Date.now()).toBeLessThanOrEqual(PING_PERIOD_MS);
+    // A live socket keeps it armed across a run.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).not.toBeNull();
+    c.close();
+    await c.closed;
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+  });
+
+  it("closes sockets that sent no ping for two periods with 4000 and announces their leave", async () => {
+    const org = "org-dead";
+    const stub = orgStub(org);
+    const w = await connect(await userToken("watcher", org), org);
+    await w.next();
+    const dead = await connectHalfOpen(await userToken("dead", org), org);
+    await dead.next();
+    expect(await w.next()).toMatchObject({ event: "join", userId: "dead" });
+
+    // Both sockets are made older than the timeout; only the watcher pings.
+    await runInDurableObject(stub, (_i, state) => {
+      for (const ws of state.getWebSockets()) {
+        ws.serializeAttachment({ ...(ws.deserializeAttachment() as object), connectedAt: Date.now() - PING_TIMEOUT_MS - 1000 });
+      }
+    });
+    // A fresh instance reads the aged attachments (the in-memory copies are the old ones).
+    w.ws.send("ping");
+    expect(await w.next<unknown>()).toBe("pong");
+    const closed = await runInDurableObject(stub, async (instance) => {
+      (instance as unknown as { attachments: WeakMap<object, unknown> }).attachments = new WeakMap();
+      return instance.sweep(Date.now());
+    });
+    expect(closed).toBe(1);
+    expect((await dead.closed).code).toBe(CLOSE_PING_TIMEOUT);
+    expect(await w.next()).toEqual({ type: "presence", event: "leave", userId: "dead", role: "member" });
+    // The dead socket's late close (if it ever comes) announces nothing more.
+    dead.ws.close(1000);
+    expect(await framesBefore(w)).toEqual([]);
+    w.close();
+  });
+});

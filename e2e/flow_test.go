@@ -3,7 +3,6 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -69,7 +68,7 @@ func TestEdgeProxySIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(binDir, "edgeproxy"), "-addr", fmt.Sprintf("127.0.0.1:%d", port), "-shutdown-grace", "5s", "-metrics-addr", "off")
-	cmd.Env = append(os.Environ(), "CONN_JWT_PUBLIC_KEY="+string(pubPEM), "JWT_ISSUER="+jwtIssuer, "JWT_AUDIENCE="+jwtAudience)
+	cmd.Env = stack.ServerEnv("CONN_JWT_PUBLIC_KEY="+string(pubPEM), "JWT_ISSUER="+jwtIssuer, "JWT_AUDIENCE="+jwtAudience)
 	p, err := stack.Start("edgeproxy", cmd, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,12 @@ func TestMain(m *testing.M) {
 }
 
 func runStack(m *testing.M) (int, error) {
+	// A developer's shell may export the issuer's or a router's settings (to run a real issuer,
+	// say). Every process below must get its settings from this file alone: with these set, a
+	// leak refuses start-up or fails every case (stack.ServerEnv, TestWranglerDevEnv).
+	for _, name := range stack.ConfigVars {
+		os.Setenv(name, "from-the-shell")
+	}
 	root, err := stack.RepoRoot()
 	if err != nil {
 		return 0, err
@@ -76,7 +82,7 @@ func runStack(m *testing.M) (int, error) {
 	workerURL = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	hubURL = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
 	fwdURL = fmt.Sprintf("http://127.0.0.1:%d", ports[3])
-	routerEnv := append(os.Environ(), "CONN_JWT_PUBLIC_KEY="+string(pubPEM), "JWT_ISSUER="+jwtIssuer,
+	routerEnv := stack.ServerEnv("CONN_JWT_PUBLIC_KEY="+string(pubPEM), "JWT_ISSUER="+jwtIssuer,
 		"JWT_AUDIENCE="+jwtAudience, "ALLOWED_ORIGINS="+allowedOrigin)
 
 	var procs []*stack.Proc
@@ -95,7 +101,7 @@ func runStack(m *testing.M) (int, error) {
 
 	iss := exec.Command(filepath.Join(binDir, "issuer"), "-dev", "-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-metrics-addr", "off",
 		"-dev-key-file", keyFile)
-	iss.Env = append(os.Environ(), "WEBSOCKET_BASE_URL=ws"+workerURL[4:],
+	iss.Env = stack.ServerEnv("WEBSOCKET_BASE_URL=ws"+workerURL[4:],
 		"ALLOWED_ORIGINS="+allowedOrigin)
 	issP, err := start("issuer", iss)
 	if err != nil {

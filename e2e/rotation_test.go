@@ -91,7 +91,7 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 		keyPEM, _ := rsakey.EncodePrivateKeyPEM(signing)
 		cmd := exec.Command(filepath.Join(binDir, "issuer"), "-addr", fmt.Sprintf("127.0.0.1:%d", issuerPort),
 			"-metrics-addr", fmt.Sprintf("127.0.0.1:%d", metricsPort))
-		cmd.Env = append(os.Environ(), "JWT_PRIVATE_KEY="+string(keyPEM), "JWT_NEXT_PUBLIC_KEYS="+next,
+		cmd.Env = stack.ServerEnv("JWT_PRIVATE_KEY="+string(keyPEM), "JWT_NEXT_PUBLIC_KEYS="+next,
 			"JWT_PREVIOUS_PUBLIC_KEYS="+previous, "JWT_ISSUER="+jwtIssuer, "JWT_AUDIENCE="+jwtAudience,
 			"WEBSOCKET_BASE_URL=ws://127.0.0.1:1", "WORKOS_JWKS_URL="+workos.URL, "WORKOS_ISSUER=https://workos.invalid",
 			"ALLOWED_ORIGINS="+allowedOrigin)
@@ -114,7 +114,7 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 		t.Helper()
 		port := freePort(t)
 		cmd := exec.Command(filepath.Join(binDir, "edgeproxy"), append([]string{"-addr", fmt.Sprintf("127.0.0.1:%d", port), "-metrics-addr", "off"}, args...)...)
-		cmd.Env = append(append(os.Environ(), routerEnv...), env...)
+		cmd.Env = stack.ServerEnv(append(routerEnv, env...)...)
 		p, err := stack.Start("edgeproxy", cmd, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -202,12 +202,12 @@ func TestStopWithoutWorker(t *testing.T) {
 			func(p *os.Process) error { return p.Signal(syscall.SIGTERM) }, -1},
 		{"SIGTERM of make dev-go",
 			func(f []string) *exec.Cmd {
-				return exec.Command("make", "--no-print-directory", "dev-go", "DEVSTACK_FLAGS="+strings.Join(f[:len(f)-1], " "))
+				return exec.Command("make", "--no-print-directory", "dev-go", "ARGS="+strings.Join(f[:len(f)-1], " "))
 			},
 			func(p *os.Process) error { return p.Signal(syscall.SIGTERM) }, -1},
 		{"Ctrl-C of make dev-go: no make error",
 			func(f []string) *exec.Cmd {
-				return exec.Command("make", "--no-print-directory", "dev-go", "DEVSTACK_FLAGS="+strings.Join(f[:len(f)-1], " "))
+				return exec.Command("make", "--no-print-directory", "dev-go", "ARGS="+strings.Join(f[:len(f)-1], " "))
 			},
 			func(p *os.Process) error { return syscall.Kill(-p.Pid, syscall.SIGINT) }, -1},
 	}
@@ -295,7 +295,7 @@ func TestMakeDevOrigins(t *testing.T) {
 	ports := freePorts(t)
 	f := ports.flags(t, false)
 	cmd := exec.Command("make", "--no-print-directory", "dev-go", "ORIGINS=http://app.test:3000,https://*.example.com",
-		"DEVSTACK_FLAGS="+strings.Join(f[:len(f)-1], " "))
+		"ARGS="+strings.Join(f[:len(f)-1], " "))
 	out, exited := start(t, cmd, 3*time.Minute)
 	if !strings.Contains(out.String(), "origins      http://"+ports.issuer+", http://localhost:*, http://127.0.0.1:*, http://app.test:3000, https://*.example.com") {
 		t.Errorf("banner:\n%s", out)

@@ -6,6 +6,7 @@
 //	wsharness load    -issuer URL -router URL [-key FILE] -conns N -orgs K [-messages M] [-rate R] [-json]
 //	wsharness publish -router URL -org O [-to USER] -key FILE DATA
 //	wsharness rotate-check -router URL -trusted next.pem [-retired old.pem] -iss I -aud A [-wait 2m]
+//	wsharness soak    -edgeproxy BIN | -router URL -key FILE -pid N   [-duration 10m] [-json]   (soak.go)
 //
 // It works against the Worker under wrangler dev, the Go edge proxy, or any ws(s):// router.
 package main
@@ -64,6 +65,7 @@ commands:
   load      open many sockets and measure handshakes and fan-out; exits 1 if any fail
   publish   send a backend event to an org (or one user) with a publish token minted from -key
   rotate-check  which keys a router accepts and refuses, during a key rotation (docs/operations.md)
+  soak      a steady population, churn and messages for a fixed time: nothing lost, stalled or growing
   help      this text; -version prints the version`
 
 // commonFlags are the flags most commands share; each command registers only those it reads
@@ -91,6 +93,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "soak" {
+		return soakCmd(ctx, args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("wsharness "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (

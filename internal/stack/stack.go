@@ -84,6 +84,9 @@ func Start(name string, cmd *exec.Cmd, tee io.Writer) (*Proc, error) {
 // Output is the tail of what the process printed.
 func (p *Proc) Output() string { return p.out.String() }
 
+// PID is the process ID (for /proc/<pid>/status).
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
 // Exited is closed when the process has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.done }
 
@@ -181,14 +184,20 @@ func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {
 	if nodeModulesFresh(root) {
 		return nil
 	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
+	if _, err := exec.LookPath("npm"); err != nil {
 		return errors.New("the Worker needs npm to install its dependencies (or run without it: -no-worker)")
 	}
-	cmd := exec.CommandContext(ctx, npm, "ci", "--prefix", filepath.Join(root, "worker"), "--no-audit", "--no-fund")
+	// scripts/npm-ci.sh, as scripts/test.sh: npm's summary on success, one line on failure (never
+	// npm's stack trace).
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts", "npm-ci.sh"), "worker")
+	cmd.Dir = root
 	cmd.Env = withPath(os.Environ(), nodeDir)
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = out, &stderr
 	if err := cmd.Run(); err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return errors.New(msg)
+		}
 		return fmt.Errorf("npm ci in worker/: %w", err)
 	}
 	return nil

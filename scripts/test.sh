@@ -53,6 +53,12 @@ for b in "$bindir"/*; do
 done
 rm -rf "$bindir"
 
+step "soak, 30 s, against the shipped edgeproxy (issue 12): exactly-once in-order delivery, nothing over 1 s, no drift"
+soakdir=$(mktemp -d)
+./scripts/build.sh "$soakdir"
+"$soakdir/wsharness" soak -edgeproxy "$soakdir/edgeproxy" -duration 60s -warmup 30s # 30 s measured after 30 s of warm-up
+rm -rf "$soakdir"
+
 step "Worker: tsc --noEmit and vitest (workerd, shared vectors)"
 (cd worker && npx tsc --noEmit && npx vitest run)
 

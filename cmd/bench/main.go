@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/qubital/office-router/internal/stack"
+	"github.com/qubital/office-router/proxy"
 )
 
 func main() {
@@ -35,6 +36,8 @@ func main() {
 
 type sizes struct {
 	handshakes, memConns, fanClients, fanMessages int
+	memOrgs                                       int           // the shipped-binary memory figure spreads memConns over memOrgs
+	memSteady                                     time.Duration // its steady-state sample, after the last socket opened
 	paced                                         []float64
 	workerHandshakes, workerClients, workerMsgs   int
 	workerPaced                                   []float64
@@ -47,7 +50,7 @@ func run(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 3, "repetitions; the report gives median and spread")
 	out := fs.String("out", "docs", "directory for performance.md and fanout-latency.svg")
 	noWorker := fs.Bool("no-worker", false, "skip the Worker under wrangler dev")
-	only := fs.String("only", "", "comma list of sections to run: micro,handshakes,memory,fanout,forward,worker (default all)")
+	only := fs.String("only", "", "comma list of sections to run: micro,shipped,handshakes,memory,fanout,forward,worker (default all)")
 	kind := fs.String("child", "", "internal: serve as a child process of this kind")
 	childAddr := fs.String("child-addr", "", "internal")
 	childUp := fs.String("child-upstream", "", "internal")
@@ -58,12 +61,12 @@ func run(ctx context.Context, args []string) error {
 		return runChild(*kind, *childAddr, *childUp)
 	}
 	raiseNoFile()
-	sz := sizes{handshakes: 2000, memConns: 10000, fanClients: 1000, fanMessages: 50, paced: []float64{5000, 10000, 25000, 50000},
+	sz := sizes{handshakes: 2000, memConns: 10000, memOrgs: 100, memSteady: 2*proxy.DefaultPingPeriod + 15*time.Second, fanClients: 1000, fanMessages: 50, paced: []float64{5000, 10000, 25000, 50000},
 		workerHandshakes: 300, workerClients: 200, workerMsgs: 20, workerPaced: []float64{1000, 2500, 5000},
 		fwdHandshakes: 300, fwdRoundTrips: 2000}
 	if *short {
 		*runs = 1
-		sz = sizes{handshakes: 100, memConns: 300, fanClients: 50, fanMessages: 5, paced: []float64{5000},
+		sz = sizes{handshakes: 100, memConns: 300, memOrgs: 10, memSteady: 2 * time.Second, fanClients: 50, fanMessages: 5, paced: []float64{5000},
 			workerHandshakes: 20, workerClients: 10, workerMsgs: 3, workerPaced: []float64{500},
 			fwdHandshakes: 10, fwdRoundTrips: 50}
 	}
@@ -76,11 +79,25 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	rep := &report{short: *short, runs: *runs, sizes: sz, started: time.Now()}
+	sec := sections(*only, *noWorker)
 	for r := range *runs {
 		fmt.Fprintf(os.Stderr, "run %d/%d\n", r+1, *runs)
-		s, err := oneRun(ctx, root, key, sz, sections(*only, *noWorker))
+		s, err := oneRun(ctx, root, key, sz, sec)
 		if err != nil {
 			return err
+		}
+		if sec["shipped"] {
+			step("shipped edgeproxy vs bare gorilla: idle memory, no forced GC")
+			if err := func() error {
+				bin, cleanup, err := buildShipped(ctx, root)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				return shippedMemory(ctx, bin, key, sz, s)
+			}(); err != nil {
+				return err
+			}
 		}
 		rep.samples = append(rep.samples, s)
 	}
@@ -92,6 +109,8 @@ func run(ctx context.Context, args []string) error {
 	if err := os.WriteFile(svg, rep.chart(), 0o644); err != nil {
 		return err
 	}
+	old, _ := os.ReadFile(md) // its soak section (wsharness soak, not this suite) is kept
+	rep.soak = soakSection(old)
 	if err := os.WriteFile(md, rep.markdown(filepath.Base(svg), args), 0o644); err != nil {
 		return err
 	}
@@ -110,7 +129,7 @@ func raiseNoFile() {
 func step(name string) { fmt.Fprintf(os.Stderr, "  %s\n", name) }
 
 func sections(only string, noWorker bool) map[string]bool {
-	all := map[string]bool{"micro": true, "handshakes": true, "memory": true, "fanout": true, "forward": true, "worker": !noWorker}
+	all := map[string]bool{"micro": true, "shipped": true, "handshakes": true, "memory": true, "fanout": true, "forward": true, "worker": !noWorker}
 	if only == "" {
 		return all
 	}

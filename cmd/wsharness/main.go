@@ -5,6 +5,7 @@
 //	wsharness check   -issuer URL -router URL -key .dev/dev-private.pem [-origin O] [-json]
 //	wsharness load    -issuer URL -router URL [-key FILE] -conns N -orgs K [-messages M] [-rate R] [-json]
 //	wsharness rotate-check -router URL -trusted next.pem [-retired old.pem] -iss I -aud A [-wait 2m]
+//	wsharness soak    -edgeproxy BIN | -router URL -key FILE -pid N   [-duration 10m] [-json]   (soak.go)
 //
 // It works against the Worker under wrangler dev, the Go edge proxy, or any ws(s):// router.
 package main
@@ -44,13 +45,16 @@ func main() {
 
 var errFailed = errors.New("check failed")
 
-const usage = `usage: wsharness <token|connect|check|load|rotate-check> [flags]   (wsharness <command> -h for flags)`
+const usage = `usage: wsharness <token|connect|check|load|rotate-check|soak> [flags]   (wsharness <command> -h for flags)`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "soak" {
+		return soakCmd(ctx, args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("wsharness "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	issuerURL := fs.String("issuer", "http://127.0.0.1:8080", "issuer URL (dev mode)")

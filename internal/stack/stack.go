@@ -84,6 +84,9 @@ func Start(name string, cmd *exec.Cmd, tee io.Writer) (*Proc, error) {
 // Output is the tail of what the process printed.
 func (p *Proc) Output() string { return p.out.String() }
 
+// PID is the process ID (for /proc/<pid>/status).
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
 // Exited is closed when the process has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.done }
 

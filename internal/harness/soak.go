@@ -1,0 +1,595 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// SoakConfig describes a soak run: a steady population of sockets, a stream of connects and
+// disconnects, and a stream of messages, for a fixed time. Every loop is bounded in time.
+type SoakConfig struct {
+	Router string          // router base URL
+	Key    *rsa.PrivateKey // signs handshake and publish tokens
+	Claims map[string]any  // iss and aud of crafted tokens
+	// PID is the server process: its RSS is read from /proc/<PID>/status. 0 skips RSS.
+	PID int
+	// Conns is the steady population (default 5000) over Orgs orgs (default 50); each org also
+	// has churning sockets (ChurnPerSec connects and as many disconnects per second, default 50).
+	Conns, Orgs int
+	ChurnPerSec float64
+	// MessagesPerSec is the total send rate (default 2000): 85% direct, 10% broadcast,
+	// 5% publish (half to the org, half to one user); a sender also pings (at most every 10 s)
+	// and times the pong.
+	MessagesPerSec float64
+	Duration       time.Duration // default 10 min
+	// Warmup is excluded from the drift figures; it defaults to a quarter of Duration.
+	Warmup   time.Duration
+	Progress io.Writer // nil: quiet
+}
+
+// SoakResult is what a soak run observed. Pass says whether every property held.
+type SoakResult struct {
+	Conns, Orgs         int
+	Duration            string
+	Sent                map[string]int64 // by kind
+	Deliveries          int64
+	Churned             int64
+	Missing, Duplicates int64 // to members connected for the whole run
+	Unexpected          int64 // deliveries beyond what a stable member was sent
+	OutOfOrder          int64
+	LateOver1s          int64 // replies (pongs) and deliveries slower than 1 s
+	MaxLatencyMs        float64
+	RSSKiB              []int // samples after warm-up
+	Goroutines          []int // samples after warm-up
+	RSSDrift, GorDrift  float64
+	Errors              map[string]int
+	Pass                bool
+	Failures            []string
+}
+
+// soakMsg is what a receiver needs from a frame.
+type soakMsg struct {
+	Type   string          `json:"type"`
+	From   string          `json:"from"`
+	Data   json.RawMessage `json:"data"`
+	UserID string          `json:"userId"`
+}
+
+type soakPayload struct {
+	S string `json:"s"` // stream: the sender's user ID, or "pub-<org>" for publishes
+	N int64  `json:"n"` // sequence number in the stream
+	T int64  `json:"t"` // send time, Unix ns
+}
+
+type soakConn struct {
+	user   string
+	org    int
+	stable bool
+	conn   *websocket.Conn
+	wmu    sync.Mutex // one writer at a time
+	pings  chan time.Time
+
+	mu       sync.Mutex
+	last     map[string]int64 // stream → last sequence seen
+	received int64
+	expected atomic.Int64 // stable members only
+}
+
+type soak struct {
+	cfg                       SoakConfig
+	run                       string
+	deliveries, late, missing atomic.Int64
+	dups, ooo, churned, extra atomic.Int64
+	maxLat                    atomic.Int64
+	errMu                     sync.Mutex
+	errs                      map[string]int
+	readers                   sync.WaitGroup
+	orgMembers                [][]*soakConn // stable members by org
+	sent                      [4]atomic.Int64
+	httpc                     *http.Client
+}
+
+func (s *soak) err(k string) {
+	s.errMu.Lock()
+	s.errs[k]++
+	s.errMu.Unlock()
+}
+
+func (s *soak) observe(d time.Duration) {
+	if d > time.Second {
+		s.late.Add(1)
+	}
+	for {
+		old := s.maxLat.Load()
+		if int64(d) <= old || s.maxLat.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+func (s *soak) orgID(i int) string { return fmt.Sprintf("soak-%s-o%d", s.run, i) }
+
+func (s *soak) token(claims map[string]any) string {
+	now := time.Now().Unix()
+	c := map[string]any{"iss": s.cfg.Claims["iss"], "aud": s.cfg.Claims["aud"], "iat": now, "nbf": now, "exp": now + 60,
+		"jti": randHex(16)}
+	for k, v := range claims {
+		c[k] = v
+	}
+	return Craft(s.cfg.Key, RS256Header(s.cfg.Key), c)
+}
+
+// open dials one member and starts its reader.
+func (s *soak) open(ctx context.Context, user string, org int, stable bool) (*soakConn, error) {
+	tok := s.token(map[string]any{"sub": user, "userId": user, "orgId": s.orgID(org), "role": "member"})
+	r, err := Dial(ctx, OrgURL(s.cfg.Router, s.orgID(org)), tok, InHeader, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.Conn == nil {
+		return nil, fmt.Errorf("handshake refused: %d %s", r.Status, r.Reason)
+	}
+	if w, err := ReadJSON(r.Conn, 30*time.Second); err != nil || w["type"] != "welcome" {
+		r.Conn.Close()
+		return nil, fmt.Errorf("no welcome: %v", err)
+	}
+	_ = r.Conn.SetReadDeadline(time.Time{})
+	c := &soakConn{user: user, org: org, stable: stable, conn: r.Conn, last: map[string]int64{}, pings: make(chan time.Time, 64)}
+	s.readers.Add(1)
+	go s.read(c)
+	return c, nil
+}
+
+// read checks every frame: per stream, sequence numbers only increase (no duplicate, no
+// reordering); pongs and deliveries are timed.
+func (s *soak) read(c *soakConn) {
+	defer s.readers.Done()
+	for {
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		if string(data) == "pong" {
+			select {
+			case t := <-c.pings:
+				s.observe(now.Sub(t))
+			default:
+				s.err("pong without ping")
+			}
+			continue
+		}
+		var m soakMsg
+		if json.Unmarshal(data, &m) != nil {
+			s.err("unparsable frame")
+			continue
+		}
+		if m.Type != "message" && m.Type != "event" {
+			if m.Type == "error" {
+				s.err("error frame: " + string(data))
+			}
+			continue // presence
+		}
+		var p soakPayload
+		if json.Unmarshal(m.Data, &p) != nil {
+			s.err("unparsable payload")
+			continue
+		}
+		s.deliveries.Add(1)
+		s.observe(now.Sub(time.Unix(0, p.T)))
+		c.mu.Lock()
+		switch last := c.last[p.S]; {
+		case p.N == last:
+			s.dups.Add(1)
+		case p.N < last:
+			s.ooo.Add(1)
+		}
+		c.last[p.S] = max(c.last[p.S], p.N)
+		c.received++
+		c.mu.Unlock()
+	}
+}
+
+func (c *soakConn) write(data []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return c.conn.WriteMessage(websocket.TextMessage, data)
+}
+
+// Soak runs the soak and checks its properties.
+func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
+	if cfg.Conns <= 0 {
+		cfg.Conns = 5000
+	}
+	if cfg.Orgs <= 0 {
+		cfg.Orgs = 50
+	}
+	if cfg.ChurnPerSec <= 0 {
+		cfg.ChurnPerSec = 50
+	}
+	if cfg.MessagesPerSec <= 0 {
+		cfg.MessagesPerSec = 2000
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 10 * time.Minute
+	}
+	if cfg.Warmup <= 0 {
+		cfg.Warmup = cfg.Duration / 4
+	}
+	if cfg.Key == nil {
+		return SoakResult{}, errors.New("soak needs the signing key")
+	}
+	s := &soak{cfg: cfg, run: randHex(4), errs: map[string]int{}, orgMembers: make([][]*soakConn, cfg.Orgs),
+		httpc: &http.Client{Timeout: 10 * time.Second}}
+	res := SoakResult{Conns: cfg.Conns, Orgs: cfg.Orgs, Duration: cfg.Duration.String(), Sent: map[string]int64{}}
+	progress := func(f string, a ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, f+"\n", a...)
+		}
+	}
+
+	// The stable population: connected before the first message, until after the last.
+	progress("soak: opening %d sockets over %d orgs", cfg.Conns, cfg.Orgs)
+	var all []*soakConn
+	var amu sync.Mutex
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var openErr atomic.Value
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				c, err := s.open(ctx, fmt.Sprintf("s%s-u%d", s.run, i), i%cfg.Orgs, true)
+				if err != nil {
+					openErr.Store(err)
+					continue
+				}
+				amu.Lock()
+				all = append(all, c)
+				s.orgMembers[c.org] = append(s.orgMembers[c.org], c)
+				amu.Unlock()
+			}
+		}()
+	}
+	for i := range cfg.Conns {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	defer func() {
+		for _, c := range all {
+			c.conn.Close()
+		}
+		s.readers.Wait()
+	}()
+	if err, _ := openErr.Load().(error); err != nil {
+		return res, fmt.Errorf("opening the population: %w", err)
+	}
+
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	var bg sync.WaitGroup
+	bg.Add(3)
+	go func() { defer bg.Done(); s.churn(runCtx) }()
+	go func() { defer bg.Done(); s.send(runCtx) }()
+	var samples []struct{ rss, gor int }
+	go func() {
+		defer bg.Done()
+		t := time.NewTicker(min(10*time.Second, max(time.Second, cfg.Duration/60)))
+		defer t.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			if time.Since(start) < cfg.Warmup {
+				continue
+			}
+			samples = append(samples, struct{ rss, gor int }{rssKiB(cfg.PID), s.goroutines()})
+			progress("soak: %s  deliveries %d  late %d  rss %d KiB  goroutines %d", time.Since(start).Round(time.Second),
+				s.deliveries.Load(), s.late.Load(), samples[len(samples)-1].rss, samples[len(samples)-1].gor)
+		}
+	}()
+	bg.Wait()
+
+	// Quiesce: every stable member must reach its expected count (or the deadline passes).
+	deadline := time.Now().Add(10 * time.Second)
+	for _, c := range all {
+		for {
+			c.mu.Lock()
+			got := c.received
+			c.mu.Unlock()
+			want := c.expected.Load()
+			if got >= want || time.Now().After(deadline) {
+				if got < want {
+					s.missing.Add(want - got)
+				}
+				if got > want {
+					s.extra.Add(got - want)
+				}
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for k := range s.sent {
+		res.Sent[[]string{"direct", "broadcast", "publish", "ping"}[k]] = s.sent[k].Load()
+	}
+	res.Deliveries, res.Churned = s.deliveries.Load(), s.churned.Load()
+	res.Missing, res.Duplicates, res.OutOfOrder = s.missing.Load(), s.dups.Load(), s.ooo.Load()
+	res.LateOver1s, res.MaxLatencyMs = s.late.Load(), float64(s.maxLat.Load())/1e6
+	res.Unexpected = s.extra.Load()
+	res.Errors = map[string]int{}
+	s.errMu.Lock()
+	for k, v := range s.errs {
+		res.Errors[k] = v
+	}
+	s.errMu.Unlock()
+	for _, x := range samples {
+		res.RSSKiB = append(res.RSSKiB, x.rss)
+		res.Goroutines = append(res.Goroutines, x.gor)
+	}
+	// Goroutines: the floor of each third, since writer goroutines come and go with the traffic
+	// (a leak raises the floor). RSS: the mean of each third.
+	res.RSSDrift, res.GorDrift = drift(res.RSSKiB, mean), drift(res.Goroutines, floor)
+	fail := func(f string, a ...any) { res.Failures = append(res.Failures, fmt.Sprintf(f, a...)) }
+	if res.Missing+res.Duplicates+res.OutOfOrder+res.Unexpected > 0 {
+		fail("delivery: %d missing, %d duplicated, %d out of order, %d unexpected", res.Missing, res.Duplicates, res.OutOfOrder, res.Unexpected)
+	}
+	if res.LateOver1s > 0 {
+		fail("%d replies or deliveries over 1 s (max %.0f ms)", res.LateOver1s, res.MaxLatencyMs)
+	}
+	if len(samples) < 3 {
+		fail("only %d samples after warm-up", len(samples))
+	} else {
+		if cfg.PID != 0 && res.RSSDrift > 0.05 {
+			fail("RSS drift %.1f%% > 5%%", 100*res.RSSDrift)
+		}
+		if res.GorDrift > 0.05 {
+			fail("goroutine drift %.1f%% > 5%%", 100*res.GorDrift)
+		}
+	}
+	if len(res.Errors) > 0 {
+		fail("errors: %v", res.Errors)
+	}
+	res.Pass = len(res.Failures) == 0
+	return res, nil
+}
+
+// drift compares the last third of the samples with the first third, each summarised by f.
+func drift(v []int, f func([]int) float64) float64 {
+	if len(v) < 3 {
+		return 0
+	}
+	k := len(v) / 3
+	a, b := f(v[:k]), f(v[len(v)-k:])
+	if a == 0 {
+		return 0
+	}
+	return (b - a) / a
+}
+
+func mean(x []int) float64 {
+	t := 0
+	for _, y := range x {
+		t += y
+	}
+	return float64(t) / float64(len(x))
+}
+
+func floor(x []int) float64 {
+	m := x[0]
+	for _, y := range x {
+		m = min(m, y)
+	}
+	return float64(m)
+}
+
+// churn opens and closes sockets at ChurnPerSec: each tick opens one new member in the next
+// org and closes the oldest churning one, half with a close frame, half by cutting TCP.
+func (s *soak) churn(ctx context.Context) {
+	t := time.NewTicker(time.Duration(float64(time.Second) / s.cfg.ChurnPerSec))
+	defer t.Stop()
+	var pool []*soakConn
+	defer func() {
+		for _, c := range pool {
+			c.conn.Close()
+		}
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c, err := s.open(ctx, fmt.Sprintf("c%s-u%d", s.run, i), i%s.cfg.Orgs, false)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.err("churn open: " + shortErr(err))
+			}
+			continue
+		}
+		pool = append(pool, c)
+		s.churned.Add(1)
+		if len(pool) > s.cfg.Orgs { // about one churning socket per org at a time
+			old := pool[0]
+			pool = pool[1:]
+			if i%2 == 0 {
+				_ = old.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			}
+			old.conn.Close()
+		}
+	}
+}
+
+// send paces MessagesPerSec messages over the stable members, round robin, and the senders'
+// pings. Expected counts are raised before the send, so a fast delivery never
+// looks like an extra one.
+func (s *soak) send(ctx context.Context) {
+	const tick = 10 * time.Millisecond
+	perTick := s.cfg.MessagesPerSec * tick.Seconds()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	seq := map[string]int64{}
+	var budget float64
+	var k int
+	lastPing := map[*soakConn]time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		budget += perTick
+		for ; budget >= 1; budget-- {
+			k++
+			org := k % s.cfg.Orgs
+			members := s.orgMembers[org]
+			if len(members) < 2 {
+				continue
+			}
+			from := members[(k/s.cfg.Orgs)%len(members)]
+			if now := time.Now(); now.Sub(lastPing[from]) >= 10*time.Second {
+				lastPing[from] = now
+				select {
+				case from.pings <- now:
+					if from.write([]byte("ping")) != nil {
+						s.err("ping write failed")
+					}
+					s.sent[3].Add(1)
+				default:
+				}
+			}
+			switch kind := k % 20; {
+			case kind < 17: // direct to another stable member of the org
+				to := members[(k/s.cfg.Orgs+1+k%7)%len(members)]
+				if to == from {
+					continue
+				}
+				seq[from.user]++
+				to.expected.Add(1)
+				if from.write(s.payload("direct", from.user, seq[from.user], to.user)) != nil {
+					s.err("direct write failed")
+				}
+				s.sent[0].Add(1)
+			case kind < 19: // broadcast
+				seq[from.user]++
+				for _, m := range members {
+					if m != from {
+						m.expected.Add(1)
+					}
+				}
+				if from.write(s.payload("broadcast", from.user, seq[from.user], "")) != nil {
+					s.err("broadcast write failed")
+				}
+				s.sent[1].Add(1)
+			default: // publish, in order per org: one request at a time
+				stream := "pub-" + s.orgID(org)
+				seq[stream]++
+				to := ""
+				if k%2 == 0 {
+					to = members[k%len(members)].user
+					members[k%len(members)].expected.Add(1)
+				} else {
+					for _, m := range members {
+						m.expected.Add(1)
+					}
+				}
+				// Not runCtx: a publish cut off at the end would count as missing deliveries.
+				if err := s.publish(context.WithoutCancel(ctx), org, to, stream, seq[stream]); err != nil {
+					s.err("publish: " + shortErr(err))
+				}
+				s.sent[2].Add(1)
+			}
+		}
+	}
+}
+
+func (s *soak) payload(typ, stream string, n int64, to string) []byte {
+	p := soakPayload{S: stream, N: n, T: time.Now().UnixNano()}
+	m := map[string]any{"type": typ, "data": p}
+	if to != "" {
+		m["to"] = to
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func (s *soak) publish(ctx context.Context, org int, to, stream string, n int64) error {
+	body := map[string]any{"data": soakPayload{S: stream, N: n, T: time.Now().UnixNano()}}
+	if to != "" {
+		body["to"] = to
+	}
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, HTTPBase(s.cfg.Router)+"/orgs/"+s.orgID(org)+"/publish", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token(map[string]any{"sub": "soak", "orgId": s.orgID(org), "scope": "publish"}))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.httpc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// goroutines reads go_goroutines from the router's /metrics (0 when it has none).
+func (s *soak) goroutines() int {
+	resp, err := s.httpc.Get(HTTPBase(s.cfg.Router) + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return int(f)
+		}
+	}
+	return 0
+}
+
+func rssKiB(pid int) int {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			n, _ := strconv.Atoi(f[0])
+			return n
+		}
+	}
+	return 0
+}

@@ -257,7 +257,7 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 	}
 	if !upgrade {
 		if p.cfg.Upstream != "" && p.cfg.ForwardToken {
-			p.forwardHTTP(w, r, http.MethodGet, nil) // the upstream knows which jtis are used
+			p.forwardHTTP(w, r, http.MethodGet, ext.Token, nil) // the upstream knows which jtis are used
 			return
 		}
 		if p.replay.Seen(id.JTI, p.now()) { // hub mode, or forward mode with identity headers
@@ -303,8 +303,9 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		err = verifier.ErrMalformed
 	}
 	var id verifier.PublishIdentity
+	tok = strings.TrimSpace(tok)
 	if err == nil {
-		id, err = p.v.VerifyPublish(r.Context(), strings.TrimSpace(tok))
+		id, err = p.v.VerifyPublish(r.Context(), tok)
 	}
 	if err == nil && id.OrgID != org {
 		err = verifier.ErrOrgMismatch
@@ -337,7 +338,7 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		}
 	}
 	if p.cfg.Upstream != "" {
-		p.forwardHTTP(w, r, http.MethodPost, raw)
+		p.forwardHTTP(w, r, http.MethodPost, tok, raw)
 		return
 	}
 	n := 0

@@ -209,6 +209,9 @@ func (s *Set) fetch() {
 		}
 		return
 	}
+	if all, err := store.KeyReadAll(ctx); err == nil && len(all) > 0 {
+		s.fresh.Mark()
+	}
 	s.mu.Lock()
 	if seq > s.applied {
 		s.keys.Store(store)

@@ -293,6 +293,14 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		httpx.WriteError(w, http.StatusMethodNotAllowed, ErrMethodNotAllowed.Reason)
 		return
 	}
+	// Refused publish tokens spend the same per-address budget as failed handshakes: each costs
+	// an RSA verification, and the socket route's limit is no limit if this route has none.
+	ip := p.clientIP(r)
+	if blocked, wait := p.failures.blocked(ip); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		writeError(w, ErrRateLimited)
+		return
+	}
 	auth := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(auth), " ")
 	var err error
@@ -311,7 +319,7 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		err = verifier.ErrOrgMismatch
 	}
 	if err != nil {
-		writeError(w, err)
+		p.publishFailed(w, ip, err)
 		return
 	}
 	if r.ContentLength > maxPublishBodyBytes {
@@ -333,7 +341,7 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 	// ForwardToken leaves the token to the upstream.
 	if p.cfg.Upstream == "" || !p.cfg.ForwardToken {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
-			writeError(w, err)
+			p.publishFailed(w, ip, err)
 			return
 		}
 	}
@@ -346,6 +354,15 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		n = h.publish(body.To, body.Data)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+// publishFailed answers a refused publish token and charges ip's failure budget, as reject does
+// for handshakes.
+func (p *Proxy) publishFailed(w http.ResponseWriter, ip string, err error) {
+	if s := verifier.Status(err); s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
+		p.failures.fail(ip)
+	}
+	writeError(w, err)
 }
 
 // hub returns the live hub of org, or nil.

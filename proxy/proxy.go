@@ -326,6 +326,15 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		writeError(w, ErrBadRequest)
 		return
 	}
+	// Publish tokens are single-use, as in the Worker (docs/protocol.md "Publish"): spent after
+	// the body passed, before anything is delivered. As for sockets, a forwarder that re-sends
+	// the token leaves the judgement to the upstream, which receives the token in any case.
+	if !p.cfg.ForwardToken || p.cfg.Upstream == "" {
+		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	if p.cfg.Upstream != "" {
 		p.forwardHTTP(w, r, http.MethodPost, raw)
 		return

@@ -56,14 +56,15 @@ func TestPublishVectors(t *testing.T) {
 			for _, u := range vf.Online {
 				clients[u] = edge.dial(u, vf.Org)
 			}
-			auth := http.Header{"Authorization": {"Bearer " + mustPublish(t, edge, vf.Org)}}
+			// Publish tokens are single-use: a fresh one for every request.
+			auth := func() http.Header { return http.Header{"Authorization": {"Bearer " + mustPublish(t, edge, vf.Org)}} }
 			// drain reads each socket up to the sentinel event and returns the events before it.
 			sentinel := 0
 			drain := func() map[string][]json.RawMessage {
 				t.Helper()
 				sentinel++
 				mark, _ := json.Marshal(map[string]int{"sentinel": sentinel})
-				if status, _, m := edge.do("POST", "/orgs/"+vf.Org+"/publish", auth, `{"data":`+string(mark)+`}`); status != 200 {
+				if status, _, m := edge.do("POST", "/orgs/"+vf.Org+"/publish", auth(), `{"data":`+string(mark)+`}`); status != 200 {
 					t.Fatalf("sentinel publish: %d %v", status, m)
 				}
 				got := make(map[string][]json.RawMessage)
@@ -100,7 +101,7 @@ func TestPublishVectors(t *testing.T) {
 						t.Fatalf("%s: %v", c.Name, err)
 					}
 				}
-				status, _, m := edge.do("POST", "/orgs/"+vf.Org+"/publish", auth, string(body))
+				status, _, m := edge.do("POST", "/orgs/"+vf.Org+"/publish", auth(), string(body))
 				got := drain()
 				if status != c.Want.Status {
 					t.Errorf("%s: status %d %v, want %d", c.Name, status, m, c.Want.Status)

@@ -217,9 +217,11 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    // Frames still arriving after the server closed the socket (flood, 1009) are dropped: the
-    // runtime keeps delivering them, and readyState stays OPEN until the close completes.
-    if (this.attachment(ws).closing) return;
+    // Frames still arriving after the server closed the socket (flood, 1009, or closed as dead
+    // with its leave announced) are dropped: the runtime keeps delivering them, and readyState
+    // stays OPEN until the close completes.
+    const att = this.attachment(ws);
+    if (att.closing || att.ended) return;
     if (tooBig(message)) {
       this.closeSocket(ws, CLOSE_TOO_BIG, "message too big");
       return;

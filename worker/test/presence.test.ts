@@ -115,6 +115,13 @@ describe("dead connections", () => {
     expect(closed).toBe(1);
     expect((await dead.closed).code).toBe(CLOSE_PING_TIMEOUT);
     expect(await w.next()).toEqual({ type: "presence", event: "leave", userId: "dead", role: "member" });
+    // Whatever it still sends after its leave reaches no one: it is not in the org any more.
+    await runInDurableObject(stub, async (instance, state) => {
+      const ws = state.getWebSockets("dead")[0];
+      await instance.webSocketMessage(ws, JSON.stringify({ type: "broadcast", data: "after leave" }));
+      await instance.webSocketMessage(ws, JSON.stringify({ type: "direct", to: "watcher", data: "after leave" }));
+    });
+    expect(await framesBefore(w)).toEqual([]);
     // The dead socket's late close (if it ever comes) announces nothing more.
     dead.ws.close(1000);
     expect(await framesBefore(w)).toEqual([]);

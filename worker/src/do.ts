@@ -42,6 +42,8 @@ interface Attachment {
   connectedAt: number;
   /** Set when the server closed the socket: later frames from it are dropped. */
   closing?: boolean;
+  /** Unix ms of that close: a peer that has not finished it after PING_TIMEOUT_MS is dead. */
+  closingAt?: number;
   /** Set once the socket's end was handled, so that it never announces a second leave. */
   ended?: boolean;
 }
@@ -281,8 +283,12 @@ export class WebSocketServer extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets()) {
       const att = this.attachment(ws);
       if (att.ended) continue;
+      // A socket the server is closing counts from its close, pings or not: the runtime still
+      // records a peer's "ping" after the close, so a peer that never answers the close but keeps
+      // pinging would otherwise stay present for ever.
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      if (now - Math.max(att.connectedAt ?? 0, pinged) < PING_TIMEOUT_MS) continue;
+      const since = att.closing ? (att.closingAt ?? 0) : Math.max(att.connectedAt ?? 0, pinged);
+      if (now - since < PING_TIMEOUT_MS) continue;
       try {
         ws.close(CLOSE_PING_TIMEOUT, "ping timeout");
       } catch {
@@ -299,6 +305,7 @@ export class WebSocketServer extends DurableObject<Env> {
   private closeSocket(ws: WebSocket, code: number, reason: string): void {
     const att = this.attachment(ws);
     att.closing = true;
+    att.closingAt = Date.now();
     ws.serializeAttachment(att);
     try {
       ws.close(code, reason);

@@ -73,6 +73,40 @@ describe("after a wake-up", () => {
 });
 
 describe("dead connections", () => {
+  it("takes a socket that never finishes the server's close for dead, even if it keeps pinging", async () => {
+    const org = "org-dead-closing";
+    const stub = orgStub(org);
+    const w = await connect(await userToken("watcher", org), org);
+    await w.next();
+    const ghost = await connectHalfOpen(await userToken("ghost", org), org);
+    await ghost.next();
+    expect(await w.next()).toMatchObject({ event: "join", userId: "ghost" });
+    ghost.send({ type: "broadcast", data: "x".repeat(70 * 1024) });
+    expect((await ghost.closed).code).toBe(1009);
+    // The close began two periods ago; the peer never answered it, but its pings still reach the
+    // runtime, which records them as auto-responses.
+    await runInDurableObject(stub, (_i, state) => {
+      for (const ws of state.getWebSockets("ghost")) {
+        const old = Date.now() - PING_TIMEOUT_MS - 1000;
+        ws.serializeAttachment({ ...(ws.deserializeAttachment() as object), connectedAt: old, closingAt: old });
+      }
+    });
+    ghost.ws.send("ping");
+    w.ws.send("ping");
+    expect(await w.next<unknown>()).toBe("pong");
+    const pinged = await runInDurableObject(stub, (_i, state) => state.getWebSockets("ghost").map((ws) => state.getWebSocketAutoResponseTimestamp(ws) !== null));
+    expect(pinged).toEqual([true]);
+    const closed = await runInDurableObject(stub, async (instance) => {
+      (instance as unknown as { attachments: WeakMap<object, unknown> }).attachments = new WeakMap();
+      return instance.sweep(Date.now());
+    });
+    expect(closed).toBe(1);
+    expect(await w.next()).toEqual({ type: "presence", event: "leave", userId: "ghost", role: "member" });
+    ghost.ws.close(1000);
+    expect(await framesBefore(w)).toEqual([]);
+    w.close();
+  });
+
   it("arms the alarm only while sockets exist", async () => {
     const org = "org-alarm";
     const stub = orgStub(org);

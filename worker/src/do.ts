@@ -29,7 +29,12 @@ export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_PING_TIMEOUT = 4000;
 /** Clients send the text "ping" this often; the alarm runs this often while sockets exist. */
 export const PING_PERIOD_MS = 30_000;
-export const PING_TIMEOUT_MS = 2 * PING_PERIOD_MS;
+/**
+ * Two periods and a margin, as the Go hub's pong wait (2 × 30 s + 10 s): a browser tab hidden for
+ * a few minutes has its chained timers aligned to one wake-up a minute, so its pings arrive every
+ * 60 s plus jitter, and exactly two periods would take a live tab for dead now and then.
+ */
+export const PING_TIMEOUT_MS = 2 * PING_PERIOD_MS + 10_000;
 /** Expired used_jti rows are collected at most this often. */
 export const JTI_GC_INTERVAL_MS = 30_000;
 

@@ -73,6 +73,25 @@ describe("after a wake-up", () => {
 });
 
 describe("dead connections", () => {
+  it("keeps a socket that pings once a minute (a hidden browser tab), as the Go hub's 70 s does", async () => {
+    // Chrome aligns the chained timers of a page hidden for 5 minutes to one wake-up a minute, so
+    // the client's 30 s ping arrives every 60 s, plus the network's jitter.
+    const org = "org-hidden-tab";
+    const stub = orgStub(org);
+    const c = await connect(await userToken("tab", org), org);
+    await c.next();
+    c.ws.send("ping");
+    expect(await c.next<unknown>()).toBe("pong");
+    const [late, dead] = await runInDurableObject(stub, async (instance, state) => {
+      const pinged = state.getWebSocketAutoResponseTimestamp(state.getWebSockets("tab")[0])!.getTime();
+      const late = await instance.sweep(pinged + 60_000 + 500);
+      return [late, await instance.sweep(pinged + PING_TIMEOUT_MS)];
+    });
+    expect(late).toBe(0);
+    expect(dead).toBe(1);
+    expect((await c.closed).code).toBe(CLOSE_PING_TIMEOUT);
+  });
+
   it("takes a socket that never finishes the server's close for dead, even if it keeps pinging", async () => {
     const org = "org-dead-closing";
     const stub = orgStub(org);

@@ -110,7 +110,8 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 	startProxy := func(t *testing.T, env []string, args ...string) (string, *stack.Proc) {
 		t.Helper()
 		port := freePort(t)
-		cmd := exec.Command(filepath.Join(binDir, "edgeproxy"), append([]string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, args...)...)
+		// Two proxies run at once: the default -metrics-addr (127.0.0.1:9090) would be taken twice.
+		cmd := exec.Command(filepath.Join(binDir, "edgeproxy"), append([]string{"-addr", fmt.Sprintf("127.0.0.1:%d", port), "-metrics-addr", "off"}, args...)...)
 		cmd.Env = append(append(os.Environ(), routerEnv...), env...)
 		p, err := stack.Start("edgeproxy", cmd, nil)
 		if err != nil {

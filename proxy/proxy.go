@@ -327,8 +327,12 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		return
 	}
 	raw, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBodyBytes))
-	if rerr != nil {
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(rerr, &tooLarge) {
 		writeError(w, ErrBodyTooLarge)
+		return
+	} else if rerr != nil {
+		// Bad chunked framing, a body cut short, the server's read timeout: not a size problem.
+		writeError(w, ErrBadRequest)
 		return
 	}
 	body, err := verifier.ParsePublishBody(raw)

@@ -257,7 +257,7 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 	}
 	if !upgrade {
 		if p.cfg.Upstream != "" && p.cfg.ForwardToken {
-			p.forwardHTTP(w, r, http.MethodGet, nil) // the upstream knows which jtis are used
+			p.forwardHTTP(w, r, http.MethodGet, ext.Token, nil) // the upstream knows which jtis are used
 			return
 		}
 		if p.replay.Seen(id.JTI, p.now()) { // hub mode, or forward mode with identity headers
@@ -293,6 +293,14 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		httpx.WriteError(w, http.StatusMethodNotAllowed, ErrMethodNotAllowed.Reason)
 		return
 	}
+	// Refused publish tokens spend the same per-address budget as failed handshakes: each costs
+	// an RSA verification, and the socket route's limit is no limit if this route has none.
+	ip := p.clientIP(r)
+	if blocked, wait := p.failures.blocked(ip); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		writeError(w, ErrRateLimited)
+		return
+	}
 	auth := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(auth), " ")
 	var err error
@@ -303,14 +311,15 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		err = verifier.ErrMalformed
 	}
 	var id verifier.PublishIdentity
+	tok = strings.TrimSpace(tok)
 	if err == nil {
-		id, err = p.v.VerifyPublish(r.Context(), strings.TrimSpace(tok))
+		id, err = p.v.VerifyPublish(r.Context(), tok)
 	}
 	if err == nil && id.OrgID != org {
 		err = verifier.ErrOrgMismatch
 	}
 	if err != nil {
-		writeError(w, err)
+		p.publishFailed(w, ip, err)
 		return
 	}
 	if r.ContentLength > maxPublishBodyBytes {
@@ -318,8 +327,12 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		return
 	}
 	raw, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBodyBytes))
-	if rerr != nil {
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(rerr, &tooLarge) {
 		writeError(w, ErrBodyTooLarge)
+		return
+	} else if rerr != nil {
+		// Bad chunked framing, a body cut short, the server's read timeout: not a size problem.
+		writeError(w, ErrBadRequest)
 		return
 	}
 	body, err := verifier.ParsePublishBody(raw)
@@ -332,12 +345,12 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 	// ForwardToken leaves the token to the upstream.
 	if p.cfg.Upstream == "" || !p.cfg.ForwardToken {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
-			writeError(w, err)
+			p.publishFailed(w, ip, err)
 			return
 		}
 	}
 	if p.cfg.Upstream != "" {
-		p.forwardHTTP(w, r, http.MethodPost, raw)
+		p.forwardHTTP(w, r, http.MethodPost, tok, raw)
 		return
 	}
 	n := 0
@@ -345,6 +358,15 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		n = h.publish(body.To, body.Data)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+// publishFailed answers a refused publish token and charges ip's failure budget, as reject does
+// for handshakes.
+func (p *Proxy) publishFailed(w http.ResponseWriter, ip string, err error) {
+	if s := verifier.Status(err); s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
+		p.failures.fail(ip)
+	}
+	writeError(w, err)
 }
 
 // hub returns the live hub of org, or nil.

@@ -21,6 +21,9 @@ export interface Admission {
 /** Why the DO refused a connect: a jti refusal (401), or a cap (429 too_many_connections). */
 export type ConnectRefusal = JtiRefusal | "too_many_connections";
 
+/** The status of each refusal, on the DO's answer and at the edge alike (docs/reason-codes.md). */
+export const REFUSAL_STATUS: Record<ConnectRefusal, number> = { replayed: 401, expired: 401, too_many_connections: 429 };
+
 const HEADER = "X-Office-Admission";
 const KEYS: Record<keyof Admission, "string" | "number"> = {
   userId: "string",
@@ -55,4 +58,19 @@ export function readAdmission(request: Request): Admission | undefined {
   const who = o as unknown as Admission;
   if (!who.userId || !who.orgId || !who.jti || !Number.isFinite(who.replayUntil)) return undefined;
   return who;
+}
+
+/** The DO's answer to a refused connect. */
+export function refusalResponse(reason: ConnectRefusal): Response {
+  return new Response(JSON.stringify({ error: reason }), {
+    status: REFUSAL_STATUS[reason],
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+  });
+}
+
+/** The refusal in a DO answer that is not a 101, or undefined when it is none of ours. */
+export async function readRefusal(res: Response): Promise<ConnectRefusal | undefined> {
+  const body = (await res.json().catch(() => ({}))) as { error?: unknown };
+  const reason = body.error as ConnectRefusal;
+  return Object.hasOwn(REFUSAL_STATUS, reason) && REFUSAL_STATUS[reason] === res.status ? reason : undefined;
 }

@@ -12,7 +12,7 @@
 // decoded once per wake-up and then kept up to date. Only the alarm (every PING_PERIOD_MS, and only
 // while sockets exist) and the first welcome after a wake-up walk every attachment.
 import { DurableObject } from "cloudflare:workers";
-import { readAdmission, type Admission, type ConnectRefusal } from "./admission";
+import { readAdmission, refusalResponse, type Admission, type ConnectRefusal } from "./admission";
 import { limitsFromEnv, type Limits } from "./config";
 import { SUBPROTOCOL } from "./extract";
 import { tooBig } from "./frames";
@@ -56,9 +56,6 @@ export type PublishResult = { ok: true; delivered: number } | { ok: false; reaso
 /** The answer of accept(): the 101 with the client end, or why not. */
 export type ConnectResult = { ok: true; response: Response } | { ok: false; reason: ConnectRefusal };
 
-/** Status of each connect refusal on the DO's fetch; the edge reads the reason back (index.ts). */
-const REFUSAL_STATUS: Record<ConnectRefusal, number> = { replayed: 401, expired: 401, too_many_connections: 429 };
-
 const json = (status: number, body: unknown): Response =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
 
@@ -96,7 +93,7 @@ export class WebSocketServer extends DurableObject<Env> {
     const who = readAdmission(request);
     if (!who || request.headers.get("Upgrade") !== "websocket") return json(400, { error: "bad_request" });
     const res = await this.accept(who);
-    return res.ok ? res.response : json(REFUSAL_STATUS[res.reason], { error: res.reason });
+    return res.ok ? res.response : refusalResponse(res.reason);
   }
 
   /** Read-only replay check for the pre-flight: true when the jti is in use. */

@@ -2,7 +2,7 @@
 // org's WebSocketServer Durable Object (do.ts) for everything stateful: sockets, presence, used
 // jtis. Contract: docs/protocol.md, docs/reason-codes.md, docs/configuration.md. The Go edge
 // proxy (proxy/) is its twin. Env is generated from wrangler.jsonc (worker-configuration.d.ts).
-import { admissionRequest } from "./admission";
+import { admissionRequest, readRefusal, REFUSAL_STATUS } from "./admission";
 import { getConfig, originAllowed, type RouterConfig } from "./config";
 import { extractToken } from "./extract";
 import { HttpError, toHttpError } from "./errors";
@@ -73,13 +73,11 @@ async function handleSocket(request: Request, env: Env, cfg: RouterConfig, pathO
       subprotocol: select,
     }),
   );
-  if (res.status !== 101) {
-    // The DO's own refusals (replayed, expired, too_many_connections) go through the one mapping.
-    const code = ((await res.json().catch(() => ({}))) as { error?: string }).error ?? "internal";
-    if (res.status === 401) throw new TokenError(code as "replayed");
-    throw new HttpError(res.status, code);
-  }
-  return res;
+  if (res.status === 101) return res;
+  // The DO's own refusals (replayed, expired, too_many_connections) go through the one mapping.
+  const reason = await readRefusal(res);
+  if (reason === undefined) throw new Error(`Durable Object answered the upgrade with ${res.status}`);
+  throw reason === "too_many_connections" ? new HttpError(REFUSAL_STATUS[reason], reason) : new TokenError(reason);
 }
 
 async function handlePublish(request: Request, env: Env, cfg: RouterConfig, pathOrg: string): Promise<Response> {

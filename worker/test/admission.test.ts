@@ -2,7 +2,7 @@
 // strictly, that only the Worker can write.
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { admissionRequest, readAdmission, type Admission } from "../src/admission";
+import { admissionRequest, readAdmission, readRefusal, refusalResponse, type Admission } from "../src/admission";
 import { errorOf, orgStub, upgradeHeaders, userToken } from "./helpers";
 
 const who: Admission = { userId: "amy", orgId: "org-adm", role: "member", jti: "adm-1", replayUntil: 2_000_000_000, subprotocol: "" };
@@ -25,6 +25,21 @@ describe("readAdmission", () => {
   ];
   it.each(cases)("$name", ({ header, want }) => {
     expect(readAdmission(withHeader(header))).toEqual(want);
+  });
+});
+
+describe("readRefusal", () => {
+  const answer = (status: number, body: string) => new Response(body, { status });
+  it.each([
+    ["replayed", refusalResponse("replayed"), "replayed"],
+    ["expired", refusalResponse("expired"), "expired"],
+    ["too_many_connections", refusalResponse("too_many_connections"), "too_many_connections"],
+    ["a reason under the wrong status", answer(429, '{"error":"replayed"}'), undefined],
+    ["an unknown reason", answer(401, '{"error":"bad_signature"}'), undefined],
+    ["an inherited name", answer(401, '{"error":"toString"}'), undefined],
+    ["not JSON", answer(500, "Internal Server Error"), undefined],
+  ])("%s", async (_name, res, want) => {
+    expect(await readRefusal(res)).toBe(want);
   });
 });
 

@@ -50,3 +50,29 @@ func TestSetStaleWhileFetchesAreUnusable(t *testing.T) {
 		})
 	}
 }
+
+// TestSetCloseWhileWaiting: Close with a lookup waiting on a fetch that hangs ends the fetch,
+// releases the lookup at once (not after Timeout), and leaves no goroutine (TestMain).
+func TestSetCloseWhileWaiting(t *testing.T) {
+	key := genKey(t)
+	var hang atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hang.Load() {
+			<-r.Context().Done()
+			return
+		}
+		_, _ = w.Write(jwksOf(key))
+	}))
+	defer srv.Close()
+	set := jwksfresh.Start(jwksfresh.Options{URL: srv.URL, Refresh: time.Hour, UnknownKIDInterval: time.Minute, Timeout: time.Hour})
+	hang.Store(true)
+	waiting := make(chan struct{})
+	set.SetWaitHook(func() { close(waiting) })
+	done := make(chan error, 1)
+	go func() { _, err := set.Lookup(t.Context(), "new"); done <- err }()
+	<-waiting
+	set.Close()
+	if err := <-done; !errors.Is(err, jwksfresh.ErrUnknownKID) {
+		t.Fatalf("lookup released by Close: %v", err)
+	}
+}

@@ -88,7 +88,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		AllowedOrigins:        SplitList(getenv("ALLOWED_ORIGINS")),
 		WorkOSClientID:        getenv("WORKOS_CLIENT_ID"),
 		MintsPerSecond:        envNumber(getenv("MINTS_PER_SECOND")),
-		MintBurst:             int(envNumber(getenv("MINT_BURST"))),
+		MintBurst:             envInt(getenv("MINT_BURST")),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,25 +24,42 @@ const (
 // ErrRateLimited: the caller has minted too many tokens; 429 with Retry-After.
 var ErrRateLimited = errors.New("rate_limited")
 
-// envNumber parses a numeric variable; empty is 0 (the default), garbage is -1 so that
-// validate names the variable.
+// envNumber parses a positive numeric variable; empty is 0 (the default), anything else that
+// is not a finite number > 0 is -1 so that validate names the variable.
 func envNumber(s string) float64 {
 	if s == "" {
 		return 0
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
 		return -1
 	}
 	return f
 }
 
+// envInt is envNumber for a positive integer variable: "0.5" or "2.0" is -1, not a truncated 0
+// that would silently become the default.
+func envInt(s string) int {
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n <= 0 {
+		return -1
+	}
+	return n
+}
+
 func (c *Config) checkLimits() error {
-	if c.MintsPerSecond < 0 {
-		return errors.New("MINTS_PER_SECOND must be a positive number")
+	var errs []error
+	if c.MintsPerSecond < 0 || math.IsNaN(c.MintsPerSecond) || math.IsInf(c.MintsPerSecond, 0) {
+		errs = append(errs, errors.New("MINTS_PER_SECOND must be a positive number"))
 	}
 	if c.MintBurst < 0 {
-		return errors.New("MINT_BURST must be a positive integer")
+		errs = append(errs, errors.New("MINT_BURST must be a positive integer"))
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	if c.MintsPerSecond == 0 {
 		c.MintsPerSecond = DefaultMintsPerSecond

@@ -116,6 +116,7 @@ func (p *Proxy) MetricsHandler() http.Handler { return p.metrics }
 var route = regexp.MustCompile(`^/orgs/([^/]+)/(ws|publish)$`)
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = withDotSegmentsResolved(r) // as the Worker sees paths (dotpath.go)
 	switch r.URL.Path {
 	case "/healthz":
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -211,6 +211,8 @@ export function connect(opts) {
             if (!opened) {
                 // A refused handshake looks like 1006 to a browser; the pre-flight says why.
                 const reason = await why(access);
+                if (stopped)
+                    return; // close() during the pre-flight: the app asked for no more callbacks
                 if (reason)
                     opts.onRejected?.(reason);
                 if (reason && TERMINAL_REASONS.has(reason))

@@ -316,6 +316,7 @@ export function connect(opts: ConnectOptions): Connection {
       if (!opened) {
         // A refused handshake looks like 1006 to a browser; the pre-flight says why.
         const reason = await why(access);
+        if (stopped) return; // close() during the pre-flight: the app asked for no more callbacks
         if (reason) opts.onRejected?.(reason);
         if (reason && TERMINAL_REASONS.has(reason)) return stop({ code: ev.code, reason });
         return retry({ code: ev.code, reason });

@@ -258,6 +258,22 @@ test("a pre-flight that never answers is given up after connectTimeoutMs, then t
   assert.equal(FakeSocket.instances.length, 2, "a second attempt");
 });
 
+test("close() while the pre-flight is asked ends it: no onRejected, no second closed", async () => {
+  let answer: (v: unknown) => void = () => {};
+  const h = harness(undefined, {
+    fetch: (() => new Promise((r) => (answer = r))) as unknown as typeof fetch,
+  });
+  await h.flush();
+  void FakeSocket.instances[0].drop(1006); // the handshake failed: the pre-flight starts
+  await h.flush();
+  h.conn.close();
+  answer({ ok: false, json: async () => ({ error: "origin_not_allowed" }) });
+  await h.flush();
+  assert.deepEqual(h.rejected, [], "no callback after close()");
+  assert.deepEqual(h.statuses.map((s) => s.s), ["connecting", "closed"]);
+  assert.equal(h.timers.length, 0, "no retry scheduled");
+});
+
 test("messages sent while reconnecting are buffered (bounded), volatile ones dropped", async () => {
   const h = harness(undefined, { sendBufferSize: 2 });
   assert.equal(h.conn.broadcast("a"), true);

@@ -194,6 +194,12 @@ func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {
 	cmd.Dir = root
 	cmd.Env = withPath(os.Environ(), nodeDir)
 	cmd.Stdout, cmd.Stderr = out, &stderr
+	// npm runs under bash: a cancel (the stack stopped mid-install) must stop the whole group, or
+	// an orphaned npm keeps writing node_modules and holds our stderr pipe until it is done; the
+	// group also dies with the stack (pdeathsig) if the stack is killed outright.
+	cmd.SysProcAttr = childAttr()
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return errors.New(msg)

@@ -108,7 +108,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 func SplitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
+		if p = httpx.TrimEntry(p); p != "" { // as the Worker trims: ASCII whitespace only
 			out = append(out, p)
 		}
 	}

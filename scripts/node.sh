@@ -102,6 +102,9 @@ node_fetch() (
     return 1
   fi
   mkdir -p "$tools" || { echo "node: cannot create $tools" >&2; return 1; }
+  # A run killed outright (SIGKILL of its process group: make dev's cancel) cannot clean up; its
+  # folder goes on a later run, once it is old enough not to be a concurrent run's.
+  find "$tools" -maxdepth 1 -name '.fetch.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
   tmp=$(mktemp -d "$tools/.fetch.XXXXXX") || { echo "node: cannot create a temporary folder in $tools" >&2; return 1; }
   # Interrupted (Ctrl-C, make stopping), the partial download goes too.
   trap 'rm -rf "$tmp"' EXIT

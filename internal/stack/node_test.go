@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qubital/office-router/internal/stack"
 )
@@ -74,7 +75,7 @@ func tarball(t *testing.T, name, version string) (string, string) {
 func bareBin(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, tool := range []string{"bash", "tar", "gzip", "mkdir", "mktemp", "mv", "ln", "rm", "sed", "head", "tail", "grep", "dirname", "sha512sum", "base64", "cat", "timeout"} {
+	for _, tool := range []string{"bash", "tar", "gzip", "mkdir", "mktemp", "mv", "ln", "rm", "sed", "head", "tail", "grep", "dirname", "sha512sum", "base64", "cat", "timeout", "find"} {
 		p, err := exec.LookPath(tool)
 		if err != nil {
 			t.Skip("needs", tool, err)
@@ -205,7 +206,18 @@ case "$a" in */npm/-/*) cat "$CURL_SERVE_NPM" > "$out";; *) cat "$CURL_SERVE" > 
 		},
 		{
 			name: "no node, no npm: curl fails", bare: true,
-			curl:    `echo "curl: (7) Failed to connect to registry.test port 443 after 3 ms: Couldn't connect to server" >&2; exit 7`,
+			curl: `echo "curl: (7) Failed to connect to registry.test port 443 after 3 ms: Couldn't connect to server" >&2; exit 7`,
+			tools: func(t *testing.T, tools string) {
+				// A killed run's leftover, old enough to go (the failure check below wants no .fetch.*).
+				stale := filepath.Join(tools, ".fetch.killed")
+				if err := os.MkdirAll(stale, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				old := time.Now().Add(-2 * time.Hour)
+				if err := os.Chtimes(stale, old, old); err != nil {
+					t.Fatal(err)
+				}
+			},
 			env:     []string{"npm_config_registry=https://registry.test/mirror/"},
 			wantMsg: "node: cannot fetch node-" + plat + "@24.21.0 from " + tgzURL + " with curl (Failed to connect to registry.test port 443 after 3 ms: Couldn't connect to server); install Node 22.12+ or 24 LTS, or retry",
 		},

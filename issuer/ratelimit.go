@@ -20,9 +20,6 @@ const (
 	maxLimitedUsers       = 100000
 )
 
-// ErrRateLimited: the caller has minted too many tokens; 429 with Retry-After.
-var ErrRateLimited = errors.New("rate_limited")
-
 // envNumber parses a numeric variable; empty is 0 (the default), garbage is -1 so that
 // validate names the variable.
 func envNumber(s string) float64 {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/verifier"
 )
 
@@ -220,7 +221,7 @@ func (h *hub) snapshot() []*client {
 
 // serveHub upgrades an authorised handshake and hands the connection to its own read goroutine,
 // so that the HTTP handler returns and net/http frees its per-request buffers and deep stack.
-func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted, start time.Time) {
+func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
 	h, err := p.reserve(id)
 	if err != nil {
 		p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/httpx"
 	"github.com/qubital/office-router/verifier"
 )
@@ -122,7 +123,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := route.FindStringSubmatch(r.URL.Path)
-	if m == nil || !verifier.IsValidID(m[1]) {
+	if m == nil || !contract.IsValidID(m[1]) {
 		writeError(w, ErrNotFound)
 		return
 	}
@@ -134,7 +135,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		if origin == "" || !p.origins.Allowed(origin) {
-			writeError(w, verifier.ErrOriginNotAllowed)
+			writeError(w, contract.ErrOriginNotAllowed)
 			return
 		}
 		h := w.Header()
@@ -153,7 +154,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // writeError is the one place errors become HTTP answers.
 func writeError(w http.ResponseWriter, err error) {
-	status, code := verifier.Status(err), verifier.Reason(err)
+	status, code := contract.Status(err), contract.Reason(err)
 	switch {
 	case errors.Is(err, ErrMethodNotAllowed):
 		w.Header().Set("Allow", "GET, OPTIONS")
@@ -206,19 +207,19 @@ func validKey(k string) bool {
 }
 
 // authorize runs the handshake checks shared by hub and forward mode and by the pre-flight.
-func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, verifier.Extracted, bool, error) {
+func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, contract.Extracted, bool, error) {
 	upgrade := headerHasToken(r.Header, "Upgrade", "websocket")
 	if upgrade {
 		if err := checkUpgrade(r); err != nil {
-			return verifier.Identity{}, verifier.Extracted{}, upgrade, err
+			return verifier.Identity{}, contract.Extracted{}, upgrade, err
 		}
 	} else if r.Method != http.MethodGet {
-		return verifier.Identity{}, verifier.Extracted{}, upgrade, ErrMethodNotAllowed
+		return verifier.Identity{}, contract.Extracted{}, upgrade, ErrMethodNotAllowed
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !p.origins.Allowed(origin) {
-		return verifier.Identity{}, verifier.Extracted{}, upgrade, verifier.ErrOriginNotAllowed
+		return verifier.Identity{}, contract.Extracted{}, upgrade, verifier.ErrOriginNotAllowed
 	}
-	ext, err := verifier.Extract(r)
+	ext, err := contract.Extract(r)
 	if err != nil {
 		return verifier.Identity{}, ext, upgrade, err
 	}
@@ -293,21 +294,13 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		httpx.WriteError(w, http.StatusMethodNotAllowed, ErrMethodNotAllowed.Reason)
 		return
 	}
-	auth := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(auth), " ")
-	var err error
-	switch {
-	case auth == "":
-		err = verifier.ErrMissingToken
-	case !ok || !strings.EqualFold(scheme, "Bearer"):
-		err = verifier.ErrMalformed
-	}
+	tok, err := contract.ParseBearer(r.Header.Get("Authorization"))
 	var id verifier.PublishIdentity
 	if err == nil {
-		id, err = p.v.VerifyPublish(r.Context(), strings.TrimSpace(tok))
+		id, err = p.v.VerifyPublish(r.Context(), tok)
 	}
 	if err == nil && id.OrgID != org {
-		err = verifier.ErrOrgMismatch
+		err = contract.ErrOrgMismatch
 	}
 	if err != nil {
 		writeError(w, err)

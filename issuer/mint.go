@@ -78,7 +78,9 @@ func (m *Minter) MintHandshake(id Identity) (Token, error) {
 	if !contract.IsValidID(id.UserID) || !contract.IsValidID(id.OrgID) || !contract.IsValidRole(id.Role) {
 		return Token{}, ErrInvalidIdentity
 	}
-	return m.sign(HandshakeTTL, jwt.MapClaims{"sub": id.UserID, "userId": id.UserID, "orgId": id.OrgID, "role": id.Role})
+	iat, exp := m.window(HandshakeTTL)
+	return m.sign(contract.HandshakeClaims{Issuer: m.issuer, Audience: m.audience, UserID: id.UserID, OrgID: id.OrgID,
+		Role: id.Role, JTI: newJTI(), IssuedAt: iat, NotBefore: iat, ExpiresAt: exp}.Map(), exp)
 }
 
 // MintPublish signs a 60-second service token that lets subject publish to org's sockets
@@ -87,14 +89,19 @@ func (m *Minter) MintPublish(orgID, subject string) (Token, error) {
 	if !contract.IsValidID(orgID) || !contract.IsValidID(subject) {
 		return Token{}, ErrInvalidIdentity
 	}
-	return m.sign(PublishTTL, jwt.MapClaims{"sub": subject, "orgId": orgID, "scope": "publish"})
+	iat, exp := m.window(PublishTTL)
+	return m.sign(contract.PublishClaims{Issuer: m.issuer, Audience: m.audience, Subject: subject, OrgID: orgID,
+		JTI: newJTI(), IssuedAt: iat, NotBefore: iat, ExpiresAt: exp}.Map(), exp)
 }
 
-func (m *Minter) sign(ttl time.Duration, c jwt.MapClaims) (Token, error) {
+// window is a token's iat (now) and exp (now + ttl), in Unix seconds.
+func (m *Minter) window(ttl time.Duration) (iat, exp int64) {
 	now := m.now().Unix()
-	exp := now + int64(ttl/time.Second)
-	c["iss"], c["aud"], c["iat"], c["nbf"], c["exp"], c["jti"] = m.issuer, m.audience, now, now, exp, newJTI()
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	return now, now + int64(ttl/time.Second)
+}
+
+func (m *Minter) sign(c map[string]any, exp int64) (Token, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(c))
 	t.Header["kid"] = m.kid
 	s, err := t.SignedString(m.key)
 	if err != nil {

@@ -54,9 +54,6 @@ func WithLogger(l *slog.Logger) Option { return func(p *Proxy) { p.log = l } }
 // WithClock replaces time.Now for rate limits and replay windows, for tests.
 func WithClock(now func() time.Time) Option { return func(p *Proxy) { p.now = now } }
 
-// WithDialer sets the upstream dialer of forward mode.
-func WithDialer(d *websocket.Dialer) Option { return func(p *Proxy) { p.dialer = d } }
-
 // New validates cfg and builds a Proxy that checks tokens with v. It starts one goroutine, the
 // pinger, which Shutdown stops.
 func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {

@@ -53,13 +53,10 @@ func New(cfg Config, opts ...Option) (*Verifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := cfg.validate(o.keys != nil); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{cfg: cfg, keys: o.keys, now: o.now, cancel: func() {}}
-	if v.keys != nil {
-		return v, nil
-	}
+	v := &Verifier{cfg: cfg, now: o.now, cancel: func() {}}
 	if cfg.PublicKeysPEM != "" {
 		pubs, err := rsakey.ParsePublicKeys(cfg.PublicKeysPEM)
 		if err != nil {

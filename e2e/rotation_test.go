@@ -479,8 +479,8 @@ func (s *signer) drainRetired() {
 
 // redeploy is a blue-green deploy: start a router with the new settings, move the traffic to it
 // once it is healthy, let the old one finish the handshakes it has (a load balancer's
-// connection draining), then stop it. Without the draining, SIGTERM cut handshakes still in
-// progress on the old instance (EOF before any answer: 2 of ~730 in one run).
+// connection draining), then stop it. Without the draining, dials racing the SIGTERM would be
+// reset or refused at connect by the old instance's closed listener.
 func redeploy(t *testing.T, r *rotationRouter, old *stack.Proc, start func() (string, *stack.Proc)) *stack.Proc {
 	t.Helper()
 	base, p := start()

@@ -98,8 +98,13 @@ func newKeysAuth(keys keyLookup, issuer string) *workosAuth {
 }
 
 func (a *workosAuth) Ready(ctx context.Context) bool {
-	if a.set != nil && a.set.Stale(a.maxStale) {
-		return false // never fetched, or every refresh has failed for too long
+	if a.set != nil && (a.set.Stale(a.maxStale) || a.keys.Empty(ctx)) {
+		// Never fetched, or every refresh has failed for too long: WorkOS may be back, and one
+		// shared, rate-limited fetch tells, rather than the next periodic one (10 min).
+		a.set.Refresh(ctx)
+		if a.set.Stale(a.maxStale) {
+			return false
+		}
 	}
 	return !a.keys.Empty(ctx)
 }
@@ -124,7 +129,10 @@ func (a *workosAuth) Authenticate(ctx context.Context, accessToken string) (Iden
 		return Identity{}, ErrInvalidToken
 	}
 	if a.set != nil && a.set.Stale(a.maxStale) {
-		return Identity{}, ErrIdPUnavailable
+		a.set.Refresh(ctx) // WorkOS may be back: one shared, rate-limited fetch tells
+		if a.set.Stale(a.maxStale) {
+			return Identity{}, ErrIdPUnavailable
+		}
 	}
 	var c workosClaims
 	_, err := a.parser.ParseWithClaims(accessToken, &c, a.keyfunc(ctx))

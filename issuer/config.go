@@ -56,7 +56,7 @@ type Config struct {
 	MaxBodyBytes int64
 	// Dev turns on the local identity provider (POST /dev/session) and fills in defaults so the
 	// whole flow runs with no account and no secret. Never for production: it refuses to start
-	// with JWT_PRIVATE_KEY, JWT_PRIVATE_KEY_FILE or WORKOS_JWKS_URL set (devguard.go).
+	// with JWT_PRIVATE_KEY, JWT_PRIVATE_KEY_FILE, WORKOS_JWKS_URL or SUPABASE_JWT_SECRET set (devguard.go).
 	Dev bool
 	// DevPrivateKeyPEM is the signing key of Dev mode (issuer -dev-key-file), for a dev stack
 	// that must share it with its routers. This defaults to a key generated at start. Refused

@@ -16,8 +16,10 @@ const DevBanner = `
 
 // checkDevIsolation keeps dev mode and production settings apart (issue 13, item 8). In dev
 // mode /dev/session lets anyone mint tokens for any org and role, so it must never sign them
-// with a production key or sit next to a real identity provider; the dev stack passes its key
-// through DevPrivateKeyPEM (issuer -dev-key-file) instead. Each error names the variable.
+// with a production key or secret, nor sit next to a real identity provider; the dev stack
+// passes its key through DevPrivateKeyPEM (issuer -dev-key-file) instead. SUPABASE_JWT_SECRET
+// is a signing key too: with it, /dev/session plus /api/v1/realtime/token mint Realtime tokens
+// that production Supabase accepts, for any user. Each error names the variable.
 func (c *Config) checkDevIsolation() error {
 	if !c.Dev {
 		if c.DevPrivateKeyPEM != "" {
@@ -29,6 +31,7 @@ func (c *Config) checkDevIsolation() error {
 		{"JWT_PRIVATE_KEY", c.PrivateKeyPEM},
 		{"JWT_PRIVATE_KEY_FILE", c.PrivateKeyFile},
 		{"WORKOS_JWKS_URL", c.WorkOSJWKSURL},
+		{"SUPABASE_JWT_SECRET", c.SupabaseJWTSecret},
 	} {
 		if v.value != "" {
 			return fmt.Errorf("-dev refuses to start with %s set: dev mode mints tokens for anyone; unset it (a dev key goes in -dev-key-file)", v.name)

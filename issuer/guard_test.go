@@ -27,6 +27,9 @@ func TestDevRefusesProductionSettings(t *testing.T) {
 		{"JWT_PRIVATE_KEY", func(c *issuer.Config) { dev(c); c.PrivateKeyPEM = string(keyPEM) }, "JWT_PRIVATE_KEY set"},
 		{"JWT_PRIVATE_KEY_FILE", func(c *issuer.Config) { dev(c); c.PrivateKeyFile = "/etc/prod.pem" }, "JWT_PRIVATE_KEY_FILE set"},
 		{"WORKOS_JWKS_URL", func(c *issuer.Config) { dev(c); c.WorkOSJWKSURL = "https://api.workos.com/sso/jwks/x" }, "WORKOS_JWKS_URL set"},
+		// The Realtime secret signs tokens too: /dev/session + /api/v1/realtime/token would mint
+		// production-valid Supabase tokens for any user.
+		{"SUPABASE_JWT_SECRET", func(c *issuer.Config) { dev(c); c.SupabaseJWTSecret = strings.Repeat("s", 40) }, "SUPABASE_JWT_SECRET set"},
 		{"dev key without dev", func(c *issuer.Config) {
 			*c = baseConfig(t, newFakeWorkOS(t))
 			c.DevPrivateKeyPEM = string(keyPEM)

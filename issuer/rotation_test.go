@@ -128,3 +128,35 @@ func TestWorkOSKeyRotation(t *testing.T) {
 		t.Fatalf("%d WorkOS JWKS fetches for one rotation and 10 forged kids; want 1", d)
 	}
 }
+
+// TestWorkOSDownAtStart: WorkOS unreachable when the issuer starts must not refuse callers
+// until the next periodic fetch (10 min) once it is back: the first caller, or /readyz, waits
+// for one rate-limited fetch instead.
+func TestWorkOSDownAtStart(t *testing.T) {
+	key := testKeys(t)[1]
+	for _, first := range []string{"/readyz", "/api/v1/cloudflare/request-access"} {
+		t.Run(first, func(t *testing.T) {
+			var up atomic.Bool
+			workos := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if !up.Load() {
+					http.Error(w, "down", http.StatusBadGateway)
+					return
+				}
+				_ = json.NewEncoder(w).Encode(map[string]any{"keys": []rsakey.JWK{rsakey.PublicJWK(&key.PublicKey)}})
+			}))
+			defer workos.Close()
+			ti := newTestIssuer(t, func(c *issuer.Config) { c.WorkOSJWKSURL = workos.URL })
+			ti.idp.key = key
+			up.Store(true)
+			for _, path := range []string{first, "/readyz", "/api/v1/cloudflare/request-access"} {
+				method, hdr := "GET", map[string]string(nil)
+				if path != "/readyz" {
+					method, hdr = "POST", bearerHdr(ti.idp.userToken(t))
+				}
+				if status, _, body := ti.do(t, method, path, nil, hdr); status != 200 {
+					t.Fatalf("%s once WorkOS is back: %d %v", path, status, body)
+				}
+			}
+		})
+	}
+}

@@ -16,7 +16,8 @@ import (
 // any other peer these headers are ignored: a client cannot choose its own address.
 
 // ParseTrustedProxies parses TRUSTED_PROXIES, a comma list of CIDRs (a bare address is a /32 or
-// /128). Empty means none.
+// /128). Empty means none. An IPv4-mapped entry (::ffff:10.0.0.0/104) means its IPv4 range:
+// peers are compared in their unmapped form, so a mapped prefix would otherwise match no one.
 func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, f := range strings.Split(s, ",") {
@@ -25,6 +26,9 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 			continue
 		}
 		if pfx, err := netip.ParsePrefix(f); err == nil {
+			if a := pfx.Addr(); a.Is4In6() && pfx.Bits() >= 96 {
+				pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
+			}
 			out = append(out, pfx.Masked())
 			continue
 		}
@@ -32,7 +36,8 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 		if err != nil {
 			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR like 10.0.0.0/8", f)
 		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		a = a.Unmap().WithZone("")
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
 }
@@ -46,6 +51,10 @@ func (p *Proxy) trusted(a netip.Addr) bool {
 	return false
 }
 
+// key is the limiter's key for a forwarded address: unmapped and without a zone, so that neither
+// spelling makes one client look like several.
+func key(a netip.Addr) string { return a.Unmap().WithZone("").String() }
+
 // clientIP is the address the failed-handshake limiter counts against.
 func (p *Proxy) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -53,11 +62,11 @@ func (p *Proxy) clientIP(r *http.Request) string {
 		host = r.RemoteAddr
 	}
 	peer, err := netip.ParseAddr(host)
-	if err != nil || !p.trusted(peer.Unmap()) {
+	if err != nil || !p.trusted(peer.Unmap().WithZone("")) {
 		return host
 	}
 	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("CF-Connecting-IP"))); err == nil {
-		return a.Unmap().String()
+		return key(a)
 	}
 	xff := r.Header.Values("X-Forwarded-For")
 	for i := len(xff) - 1; i >= 0; i-- {
@@ -67,8 +76,8 @@ func (p *Proxy) clientIP(r *http.Request) string {
 			if err != nil {
 				return host // unparseable: nothing to its left can be trusted either
 			}
-			if a = a.Unmap(); !p.trusted(a) {
-				return a.String()
+			if a = a.Unmap().WithZone(""); !p.trusted(a) {
+				return key(a)
 			}
 		}
 	}

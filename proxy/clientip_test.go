@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/qubital/office-router/proxy"
@@ -85,5 +86,51 @@ func TestTrustedProxiesForFailedHandshakes(t *testing.T) {
 		if got := try(s.peer, s.hdr, s.valid); got != s.want {
 			t.Fatalf("%s: %d, want %d", s.name, got, s.want)
 		}
+	}
+}
+
+// TestTrustedProxiesMappedAndZoned: a TRUSTED_PROXIES entry written in IPv4-mapped IPv6 form
+// (as some balancers log their addresses) trusts the IPv4 peers it names, and a zone on a
+// forwarded IPv6 address does not make it a new address with a fresh failure budget.
+func TestTrustedProxiesMappedAndZoned(t *testing.T) {
+	for _, tc := range []struct {
+		name, trusted string
+		client        func(i int) string // the forwarded client address of the i-th request
+		neighbour     string
+		want          int // the neighbour's valid handshake after three failures of the client
+		wantAbuser    int // the client's own valid handshake after its three failures
+	}{
+		{"IPv4-mapped CIDR", "::ffff:10.0.0.0/104", func(int) string { return "203.0.113.7" }, "198.51.100.9", 200, 429},
+		{"IPv4-mapped address", "::ffff:10.0.0.1", func(int) string { return "203.0.113.7" }, "198.51.100.9", 200, 429},
+		{"zones do not split an address", "10.0.0.0/8", func(i int) string { return "2001:db8::7%z" + strconv.Itoa(i) }, "2001:db8::9", 200, 429},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			trusted, err := proxy.ParseTrustedProxies(tc.trusted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, proxy.Config{FailuresPerSecond: 0.001, FailureBurst: 3, TrustedProxies: trusted})
+			try := func(client string, valid bool) int {
+				req := httpRequestFrom(t, e, "10.0.0.1:443")
+				if !valid {
+					req.Header.Set("Authorization", "Bearer x.y.z")
+				}
+				req.Header.Set("CF-Connecting-IP", client)
+				rec := &statusRecorder{header: http.Header{}}
+				e.p.ServeHTTP(rec, req)
+				return rec.status
+			}
+			for i := range 3 {
+				if got := try(tc.client(i), false); got != 401 {
+					t.Fatalf("failure %d: %d", i, got)
+				}
+			}
+			if got := try(tc.client(3), true); got != tc.wantAbuser {
+				t.Errorf("the client after its failures: %d, want %d", got, tc.wantAbuser)
+			}
+			if got := try(tc.neighbour, true); got != tc.want {
+				t.Errorf("a neighbour behind the same trusted peer: %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -51,8 +51,8 @@ type Config struct {
 	// SendQueue is the per-connection outgoing queue length; overflow closes with 4008.
 	// This defaults to 256.
 	SendQueue int
-	// PingPeriod is how often the server pings; a client silent for two periods is dropped.
-	// This defaults to 30 s.
+	// PingPeriod is how often the server pings; a client that sends nothing, pongs included, for
+	// two periods and WriteWait (70 s by default) is dropped. This defaults to 30 s.
 	PingPeriod time.Duration
 	// WriteWait bounds every write. This defaults to 10 s.
 	WriteWait time.Duration

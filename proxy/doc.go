@@ -16,4 +16,9 @@
 // Each connection has one reader (the handler goroutine) and a writer goroutine that exists
 // only while there is something to send; broadcast never blocks, and a connection whose queue
 // overflows is closed with 4008.
+//
+// Liveness (docs/protocol.md#liveness): the hub pings every Config.PingPeriod and drops a socket
+// that sent nothing, pongs included, for two periods and Config.WriteWait (70 s); the text frame
+// "ping" is answered "pong", so a client written for the Worker, which relies on that text ping
+// and closes silent sockets with 4000 after 70 s, works here unchanged.
 package proxy

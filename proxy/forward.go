@@ -46,7 +46,7 @@ type relay struct {
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
 	h, err := p.reserve(id) // p.wg.Add(1) for this handler goroutine
 	if err != nil {
-		p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
+		p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 		writeError(w, err)
 		return
 	}
@@ -188,15 +188,16 @@ func (r *relay) kill() {
 }
 
 // forwardHTTP relays a request the edge has validated (publish, pre-flight) to the upstream's
-// HTTP origin, with the client's Authorization, and relays the answer.
-func (p *Proxy) forwardHTTP(w http.ResponseWriter, r *http.Request, method string, body []byte) {
+// HTTP origin with the token as `Authorization: Bearer`, and relays the answer. The token is
+// passed, not the client's header: a pre-flight may carry it in the subprotocol list instead.
+func (p *Proxy) forwardHTTP(w http.ResponseWriter, r *http.Request, method, token string, body []byte) {
 	target := "http" + strings.TrimPrefix(p.cfg.Upstream, "ws") + r.URL.Path
 	req, err := http.NewRequestWithContext(r.Context(), method, target, bytes.NewReader(body))
 	if err != nil {
 		writeError(w, ErrUpstream)
 		return
 	}
-	req.Header.Set("Authorization", r.Header.Get("Authorization"))
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

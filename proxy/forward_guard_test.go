@@ -95,3 +95,28 @@ func TestForwardKeepsHubGuarantees(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardTokenPreflight: with ForwardToken the pre-flight is answered by the upstream, which
+// must get the token wherever the client put it. A browser can only offer it in the subprotocol
+// list; the upstream then saw no Authorization and answered missing_token, while the Worker and
+// the hub answer 200 to the same request.
+func TestForwardTokenPreflight(t *testing.T) {
+	hub := newEnv(t, proxy.Config{}) // the upstream: a real router that checks the token
+	fw := newEnv(t, proxy.Config{Upstream: hub.wsURL, ForwardToken: true})
+	for _, tc := range []struct {
+		name string
+		hdr  func(tok string) http.Header
+	}{
+		{"Authorization", func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }},
+		{"subprotocol", func(tok string) http.Header {
+			return http.Header{"Sec-Websocket-Protocol": {"office-router.v1, bearer." + tok}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := fw.token("alice", "acme", "member")
+			if status, _, m := fw.get("/orgs/acme/ws", tc.hdr(tok)); status != 200 || m["userId"] != "alice" {
+				t.Fatalf("pre-flight through the forwarder: %d %v, want 200 as on the upstream", status, m)
+			}
+		})
+	}
+}

@@ -224,7 +224,7 @@ func (h *hub) snapshot() []*client {
 func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
 	h, err := p.reserve(id)
 	if err != nil {
-		p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
+		p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 		writeError(w, err)
 		return
 	}

@@ -214,7 +214,7 @@ func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, contr
 		return verifier.Identity{}, contract.Extracted{}, upgrade, ErrMethodNotAllowed
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !p.origins.Allowed(origin) {
-		return verifier.Identity{}, contract.Extracted{}, upgrade, verifier.ErrOriginNotAllowed
+		return verifier.Identity{}, contract.Extracted{}, upgrade, contract.ErrOriginNotAllowed
 	}
 	ext, err := contract.Extract(r)
 	if err != nil {
@@ -225,17 +225,17 @@ func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, contr
 		return id, ext, upgrade, err
 	}
 	if id.OrgID != org {
-		return id, ext, upgrade, verifier.ErrOrgMismatch
+		return id, ext, upgrade, contract.ErrOrgMismatch
 	}
 	return id, ext, upgrade, nil
 }
 
 func (p *Proxy) reject(w http.ResponseWriter, ip string, err error, start time.Time) {
 	p.m.latency.Observe(time.Since(start).Seconds())
-	if verifier.Status(err) != http.StatusTooManyRequests && verifier.Status(err) != http.StatusServiceUnavailable {
+	if contract.Status(err) != http.StatusTooManyRequests && contract.Status(err) != http.StatusServiceUnavailable {
 		p.failures.fail(ip)
 	}
-	p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
+	p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 	writeError(w, err)
 }
 
@@ -255,11 +255,11 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 	}
 	if !upgrade {
 		if p.cfg.Upstream != "" && p.cfg.ForwardToken {
-			p.forwardHTTP(w, r, http.MethodGet, nil) // the upstream knows which jtis are used
+			p.forwardHTTP(w, r, http.MethodGet, ext.Token, nil) // the upstream knows which jtis are used
 			return
 		}
 		if p.replay.Seen(id.JTI, p.now()) { // hub mode, or forward mode with identity headers
-			p.reject(w, ip, verifier.ErrReplayed, start)
+			p.reject(w, ip, contract.ErrReplayed, start)
 			return
 		}
 		p.m.handshakes.WithLabelValues("preflight", "ok").Inc()
@@ -291,6 +291,14 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		httpx.WriteError(w, http.StatusMethodNotAllowed, ErrMethodNotAllowed.Reason)
 		return
 	}
+	// Refused publish tokens spend the same per-address budget as failed handshakes: each costs
+	// an RSA verification, and the socket route's limit is no limit if this route has none.
+	ip := p.clientIP(r)
+	if blocked, wait := p.failures.blocked(ip); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		writeError(w, ErrRateLimited)
+		return
+	}
 	tok, err := contract.ParseBearer(r.Header.Get("Authorization"))
 	var id verifier.PublishIdentity
 	if err == nil {
@@ -300,7 +308,7 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		err = contract.ErrOrgMismatch
 	}
 	if err != nil {
-		writeError(w, err)
+		p.publishFailed(w, ip, err)
 		return
 	}
 	if r.ContentLength > maxPublishBodyBytes {
@@ -308,8 +316,12 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		return
 	}
 	raw, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBodyBytes))
-	if rerr != nil {
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(rerr, &tooLarge) {
 		writeError(w, ErrBodyTooLarge)
+		return
+	} else if rerr != nil {
+		// Bad chunked framing, a body cut short, the server's read timeout: not a size problem.
+		writeError(w, ErrBadRequest)
 		return
 	}
 	body, err := verifier.ParsePublishBody(raw)
@@ -322,12 +334,12 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 	// ForwardToken leaves the token to the upstream.
 	if p.cfg.Upstream == "" || !p.cfg.ForwardToken {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
-			writeError(w, err)
+			p.publishFailed(w, ip, err)
 			return
 		}
 	}
 	if p.cfg.Upstream != "" {
-		p.forwardHTTP(w, r, http.MethodPost, raw)
+		p.forwardHTTP(w, r, http.MethodPost, tok, raw)
 		return
 	}
 	n := 0
@@ -335,6 +347,15 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		n = h.publish(body.To, body.Data)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+// publishFailed answers a refused publish token and charges ip's failure budget, as reject does
+// for handshakes.
+func (p *Proxy) publishFailed(w http.ResponseWriter, ip string, err error) {
+	if s := contract.Status(err); s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
+		p.failures.fail(ip)
+	}
+	writeError(w, err)
 }
 
 // hub returns the live hub of org, or nil.

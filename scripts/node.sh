@@ -31,6 +31,8 @@ node_select() {
   local root tools machine="" machine_v="" plat integrity dir tmp tgz got err
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   tools=${OFFICE_ROUTER_TOOLS:-$root/.tools}
+  # Absolute, as every folder put on PATH must be: a relative one stops working at the first cd.
+  case $tools in /*) ;; *) tools=$PWD/$tools ;; esac
 
   if machine=$(command -v node 2>/dev/null); then
     machine_v=$(node --version 2>/dev/null) || machine_v="unknown"

@@ -16,6 +16,8 @@ code=$(sed -n 's/^npm error code //p' "$out" | head -n1)
 msg=$(sed -n 's/^npm error //p' "$out" |
   grep -Ev '^(code|errno|syscall) |^[[:space:]]*$|^[[:space:]]+at |^[{}]|^[[:space:]]+[a-zA-Z]+: |complete log of this run|behind a proxy' |
   head -n1)
+# Anything else (no npm on PATH, a crash before npm's logger): its last line.
+[ -n "$code$msg" ] || msg=$(grep -v '^[[:space:]]*$' "$out" | tail -n1)
 log=$(sed -n 's/^npm error A complete log of this run can be found in: //p' "$out" | tail -n1)
 echo "npm ci in ${dir%/}/ failed: ${code:-npm error}${msg:+: $msg}${log:+ (full log: $log)}" >&2
 exit 1

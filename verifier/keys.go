@@ -61,7 +61,10 @@ func newJWKSKeys(cfg Config, client *http.Client, logger *slog.Logger, now func(
 
 func (j *jwksKeys) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	if j.set.Stale(j.maxStale) {
-		return nil, fmt.Errorf("%w: no good JWKS fetch within %v", ErrKeysUnavailable, j.maxStale)
+		j.set.Refresh(ctx) // the JWKS may be back: one shared, rate-limited fetch tells
+		if j.set.Stale(j.maxStale) {
+			return nil, fmt.Errorf("%w: no good JWKS fetch within %v", ErrKeysUnavailable, j.maxStale)
+		}
 	}
 	jwk, err := j.set.Lookup(ctx, kid)
 	switch {

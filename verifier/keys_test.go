@@ -22,6 +22,7 @@ type jwksServer struct {
 	keys    atomic.Value // []*rsa.PrivateKey
 	fetches atomic.Int64
 	hold    atomic.Value // chan struct{}: when set, each response waits for it to close
+	down    atomic.Bool  // answer 502, as a JWKS behind a proxy whose issuer is restarting
 }
 
 func newJWKSServer(t *testing.T, keys ...*rsa.PrivateKey) *jwksServer {
@@ -31,6 +32,10 @@ func newJWKSServer(t *testing.T, keys ...*rsa.PrivateKey) *jwksServer {
 	s.hold.Store((chan struct{})(nil))
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fetches.Add(1)
+		if s.down.Load() {
+			http.Error(w, "issuer restarting", http.StatusBadGateway)
+			return
+		}
 		if h := s.hold.Load().(chan struct{}); h != nil {
 			select {
 			case <-h:
@@ -226,5 +231,24 @@ func TestJWKSNewKIDWaitIsBounded(t *testing.T) {
 	}
 	if _, err := v.Verify(t.Context(), mint(t, current, claimsAt(time.Now()))); err != nil {
 		t.Fatalf("cached key after a timed-out fetch: %v", err)
+	}
+}
+
+// TestJWKSDownAtStart: a router started while its JWKS is unreachable (the issuer restarting
+// in the same deploy) must trust the JWKS as soon as it answers, not at the next periodic
+// fetch (60 s) with every handshake refused keys_unavailable meanwhile: the first handshake
+// waits for one rate-limited fetch, as for a new kid.
+func TestJWKSDownAtStart(t *testing.T) {
+	key := genKey(t)
+	srv := newJWKSServer(t, key)
+	srv.down.Store(true) // the fetch at start fails
+	v, err := verifier.New(verifier.Config{JWKSURL: srv.URL, Issuer: "iss", Audience: "aud", JWKSRefreshInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	srv.down.Store(false)
+	if _, err := v.Verify(t.Context(), mint(t, key, claimsAt(time.Now()))); err != nil {
+		t.Fatalf("first handshake once the JWKS is back: %v", err)
 	}
 }

@@ -15,10 +15,16 @@ import (
 // read may be older than ours), and the lookup happens before any garbage is collected.
 // Expiry is heap-ordered, so collecting costs O(expired · log n) per call instead of a walk over
 // every remembered jti under the lock during a reconnect storm.
+//
+// Callers read the clock before they take the lock, so under contention calls arrive out of
+// clock order. The cache therefore judges every call at the latest `now` it has been given
+// (latest): once one caller has seen a jti's `until` pass and collected it, a caller with an
+// older clock read must not find it gone and accept the token again.
 type ReplayCache struct {
 	mu     sync.Mutex
 	seen   map[string]time.Time
 	expiry expiryHeap
+	latest time.Time // the latest now given to Use
 }
 
 // NewReplayCache returns an empty cache.
@@ -27,11 +33,12 @@ func NewReplayCache() *ReplayCache { return &ReplayCache{seen: make(map[string]t
 // Use records jti as used until `until`. It reports ErrReplayed if jti is still remembered as
 // in use at now, and ErrExpired if until is not after now.
 func (c *ReplayCache) Use(jti string, until, now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now = c.advance(now)
 	if !now.Before(until) {
 		return ErrExpired
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if t, ok := c.seen[jti]; ok && now.Before(t) {
 		return ErrReplayed
 	}
@@ -39,6 +46,15 @@ func (c *ReplayCache) Use(jti string, until, now time.Time) error {
 	heap.Push(&c.expiry, expiring{until: until, jti: jti})
 	c.collect(now)
 	return nil
+}
+
+// advance returns the later of now and every now seen before; the caller holds c.mu.
+func (c *ReplayCache) advance(now time.Time) time.Time {
+	if now.Before(c.latest) {
+		return c.latest
+	}
+	c.latest = now
+	return now
 }
 
 // collect forgets the jtis whose time has passed; the caller holds c.mu.

@@ -68,3 +68,26 @@ func TestReplayCacheCollectsOnlyExpired(t *testing.T) {
 		t.Fatal("a re-used jti was collected at its old expiry")
 	}
 }
+
+// TestReplayCacheClockReadsOutOfOrder: callers read the clock before they take the cache's
+// lock, so under contention a call can arrive with an older `now` than one that already
+// collected. A jti collected at `until` by a later reader must not be accepted again by an
+// earlier one that still sees it alive: the token is dead for the cache as soon as any caller
+// has seen `until` pass.
+func TestReplayCacheClockReadsOutOfOrder(t *testing.T) {
+	t0 := time.Unix(1_767_225_600, 0)
+	until := t0.Add(65 * time.Second)
+	rc := verifier.NewReplayCache()
+	if err := rc.Use("j", until, t0); err != nil {
+		t.Fatal(err)
+	}
+	// Goroutine B read the clock just after until and took the lock first: it collects j.
+	if err := rc.Use("other", until.Add(time.Hour), until.Add(time.Microsecond)); err != nil {
+		t.Fatal(err)
+	}
+	// Goroutine A read the clock just before until and replays j.
+	early := until.Add(-time.Microsecond)
+	if err := rc.Use("j", until, early); err == nil {
+		t.Fatal("Use: a spent jti was accepted again by a caller whose clock read is older than the collection")
+	}
+}

@@ -31,9 +31,10 @@ const (
 )
 
 type child struct {
-	cmd  *exec.Cmd
-	addr string
-	url  string
+	cmd        *exec.Cmd
+	addr       string
+	url        string
+	metricsURL string // the shipped edgeproxy's private metrics listener
 }
 
 // startChild runs this binary as a server of the given kind on a free port.

@@ -54,15 +54,20 @@ func startShipped(ctx context.Context, bin string, key *rsa.PrivateKey) (*child,
 	if err != nil {
 		return nil, err
 	}
+	mport, err := stack.FreePort()
+	if err != nil {
+		return nil, err
+	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	pub, _ := rsakey.EncodePublicKeyPEM(&key.PublicKey)
-	cmd := exec.Command(bin, "-addr", addr, "-log-level", "warn")
+	// Metrics live on their own listener (never the public one), as users deploy it.
+	cmd := exec.Command(bin, "-addr", addr, "-metrics-addr", fmt.Sprintf("127.0.0.1:%d", mport), "-log-level", "warn")
 	cmd.Env = []string{"CONN_JWT_PUBLIC_KEY=" + string(pub), "JWT_ISSUER=" + benchIssuer, "JWT_AUDIENCE=" + benchAudience}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &child{cmd: cmd, addr: addr, url: "http://" + addr}
+	c := &child{cmd: cmd, addr: addr, url: "http://" + addr, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(c.url + "/healthz")
@@ -88,7 +93,7 @@ var memMetrics = []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "go_m
 
 // metrics reads memMetrics from the server's /metrics.
 func (c *child) metrics() (map[string]float64, error) {
-	resp, err := http.Get(c.url + "/metrics")
+	resp, err := http.Get(c.metricsURL)
 	if err != nil {
 		return nil, err
 	}

@@ -89,6 +89,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer v.Close()
+	// SIGTERM stops JWKS fetches at once: a handshake waiting on one (a new or forged kid while
+	// CONN_JWKS_URL hangs) is refused at once instead of holding the shutdown for up to
+	// -jwks-timeout, past -shutdown-grace, after which every socket would be cut without 1001.
+	// Known kids keep verifying from the cached keys while the shutdown answers what it accepted.
+	stopClosing := context.AfterFunc(ctx, func() { _ = v.Close() })
+	defer stopClosing()
 	trusted, err := proxy.ParseTrustedProxies(getenv("TRUSTED_PROXIES"))
 	if err != nil {
 		return err

@@ -97,6 +97,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer srv.Close()
+	// SIGTERM stops WorkOS JWKS fetches at once, so that a caller waiting on one (a new kid while
+	// WorkOS hangs) does not hold the shutdown for the fetch's 10 s, the whole grace.
+	stopClosing := context.AfterFunc(ctx, func() { _ = srv.Close() })
+	defer stopClosing()
 	if *dev {
 		fmt.Fprintln(stderr, issuer.DevBanner)
 	}

@@ -26,7 +26,7 @@ func rotateCheck(ctx context.Context, fs *flag.FlagSet, args []string, router, o
 	retired := fs.String("retired", "", "comma list of private key files whose tokens the router must refuse (unknown_kid)")
 	iss := fs.String("iss", "office-router-dev", "`iss` of the tokens: the router's JWT_ISSUER")
 	aud := fs.String("aud", "office-router", "`aud` of the tokens: the router's JWT_AUDIENCE")
-	wait := fs.Duration("wait", 0, "retry every second until every expectation holds or this much time passed (0: check once)")
+	wait := fs.Duration("wait", 0, "retry every second, an unreachable router included, until every expectation holds or this much time passed (0: check once)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +58,13 @@ func rotateCheck(ctx context.Context, fs *flag.FlagSet, args []string, router, o
 		for _, c := range checks {
 			got, ok, err := c.run(ctx, router, org, user, role, iss, aud)
 			if err != nil {
-				return err
+				if *wait <= 0 || ctx.Err() != nil {
+					return err
+				}
+				// A router being redeployed (a restart, a deploy going live) is not yet what
+				// -wait waits for: report it and try again.
+				got = "unreachable"
+				fmt.Fprintf(stdout, "%v\n", err)
 			}
 			mark := "ok"
 			if !ok {

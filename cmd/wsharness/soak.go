@@ -32,6 +32,7 @@ func soakCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	router := fs.String("router", "", "soak a router already running at this base URL instead")
 	keyFile := fs.String("key", "", "with -router: the issuer's signing key")
 	pid := fs.Int("pid", 0, "with -router: the server's process ID, for its RSS")
+	metrics := fs.String("metrics", "", "with -router: its private metrics URL (edgeproxy -metrics-addr), for goroutines")
 	iss := fs.String("iss", "office-router-soak", "with -router: the token issuer it accepts")
 	aud := fs.String("aud", "office-router", "with -router: the token audience it accepts")
 	conns := fs.Int("conns", 5000, "steady sockets")
@@ -53,18 +54,18 @@ func soakCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		p, url, err := startEdgeproxy(ctx, *bin, key, *iss, *aud)
+		p, url, murl, err := startEdgeproxy(ctx, *bin, key, *iss, *aud)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = p.Stop(10 * time.Second) }()
-		cfg.Router, cfg.Key, cfg.PID = url, key, p.PID()
+		cfg.Router, cfg.Key, cfg.PID, cfg.MetricsURL = url, key, p.PID(), murl
 	case *router != "" && *bin == "":
 		key, err := readKey(*keyFile)
 		if err != nil {
 			return err
 		}
-		cfg.Router, cfg.Key = *router, key
+		cfg.Router, cfg.Key, cfg.MetricsURL = *router, key, *metrics
 	default:
 		return errors.New("soak needs exactly one of -edgeproxy or -router")
 	}
@@ -93,27 +94,31 @@ func soakCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // startEdgeproxy runs bin as users do (default settings; only the key, issuer and audience it
-// must be given) on a free port and waits for /healthz.
-func startEdgeproxy(ctx context.Context, bin string, key *rsa.PrivateKey, iss, aud string) (*stack.Proc, string, error) {
+// must be given, and its private metrics listener) on free ports and waits for /healthz.
+func startEdgeproxy(ctx context.Context, bin string, key *rsa.PrivateKey, iss, aud string) (*stack.Proc, string, string, error) {
 	port, err := stack.FreePort()
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	mport, err := stack.FreePort()
+	if err != nil {
+		return nil, "", "", err
+	}
+	addr, maddr := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", mport)
 	pub, err := rsakey.EncodePublicKeyPEM(&key.PublicKey)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	cmd := exec.Command(bin, "-addr", addr, "-log-level", "warn")
+	cmd := exec.Command(bin, "-addr", addr, "-metrics-addr", maddr, "-log-level", "warn")
 	cmd.Env = append(os.Environ(), "CONN_JWT_PUBLIC_KEY="+string(pub), "JWT_ISSUER="+iss, "JWT_AUDIENCE="+aud)
 	p, err := stack.Start("edgeproxy", cmd, os.Stderr)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	url := "http://" + addr
 	if err := stack.WaitHealthy(ctx, url+"/healthz", p); err != nil {
 		_ = p.Stop(time.Second)
-		return nil, "", err
+		return nil, "", "", err
 	}
-	return p, url, nil
+	return p, url, "http://" + maddr + "/metrics", nil
 }

@@ -1,19 +1,19 @@
 // Package jwksfresh keeps a remote JWKS fresh for the verifier (CONN_JWKS_URL) and the issuer
-// (WorkOS keys): Set refreshes it periodically and, rate limited, when a kid is unknown, with
-// the caller waiting for that one fetch; Tracker records when a fetch last succeeded, so that
-// callers can bound how stale the keys they serve from cache may get while fetches fail.
+// (WorkOS keys): Set refreshes it periodically and, rate limited, when a kid is unknown or no
+// key is held, with the caller waiting for that one fetch; Tracker records when a fetch last
+// produced keys, so that callers can bound how stale the keys they serve from cache may get
+// while fetches fail.
 package jwksfresh
 
 import (
-	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
 )
 
-// Tracker wraps an http.Client's transport and notes each response that is a usable JWKS.
+// Tracker records when a JWKS fetch last produced keys (Mark), and caps the size of what its
+// client reads (maxJWKSBytes).
 type Tracker struct {
 	now  func() time.Time
 	last atomic.Int64 // Unix nanoseconds of the last good fetch; 0 = never
@@ -27,7 +27,13 @@ func New(now func() time.Time) *Tracker {
 	return &Tracker{now: now}
 }
 
-// Client returns a copy of base (http.DefaultClient when nil) whose responses are tracked.
+// Mark records a fetch whose JWKS parsed and held at least one key.
+func (t *Tracker) Mark() { t.last.Store(t.now().UnixNano()) }
+
+// maxJWKSBytes caps a JWKS body; a larger one is cut, fails to parse, and counts as a failed fetch.
+const maxJWKSBytes = 1 << 20
+
+// Client returns a copy of base (http.DefaultClient when nil) whose response bodies are capped.
 func (t *Tracker) Client(base *http.Client) *http.Client {
 	if base == nil {
 		base = http.DefaultClient
@@ -52,22 +58,18 @@ type roundTripper struct {
 	next http.RoundTripper
 }
 
+// RoundTrip caps the body. It does not judge it: a 200 whose keys the parser refuses is no
+// fresher than an error, which only the Set, after parsing, can tell (Mark).
 func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := rt.next.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
+	if err != nil {
 		return resp, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if json.Unmarshal(body, &set) == nil && len(set.Keys) > 0 {
-		rt.t.last.Store(rt.t.now().UnixNano())
-	}
+	resp.Body = limitedBody{Reader: io.LimitReader(resp.Body, maxJWKSBytes), Closer: resp.Body}
 	return resp, nil
+}
+
+type limitedBody struct {
+	io.Reader
+	io.Closer
 }

@@ -17,7 +17,7 @@ import (
 var (
 	// ErrUnknownKID: the kid is not in the key set, even after the one fetch it may wait for.
 	ErrUnknownKID = errors.New("kid not in the JWKS")
-	// ErrNoKeys: no fetch has produced a usable key yet.
+	// ErrNoKeys: no fetch has produced a usable key yet, even the one the lookup may wait for.
 	ErrNoKeys = errors.New("no JWKS keys")
 )
 
@@ -48,6 +48,9 @@ type Options struct {
 //   - A lookup of a kid not in the cache starts one fetch if the unknown-kid budget allows it
 //     (one per UnknownKIDInterval), WAITS for that fetch (bounded by Timeout) and looks once
 //     more: the first token after an unannounced rotation is accepted, not refused.
+//   - A lookup that finds no key at all (the JWKS was unreachable when the Set started) does
+//     the same, and so does Refresh, which callers use when the keys are stale: a JWKS that
+//     comes back is used at once, not at the next periodic fetch.
 //   - Lookups arriving while that fetch runs share it, whatever their kid (singleflight);
 //     lookups that find the budget spent and no fetch running fail at once. So forged kids cost
 //     at most one fetch per interval and never park a request for long.
@@ -97,7 +100,9 @@ func Start(o Options) *Set {
 
 // Close stops the refresh loop and waits for every fetch to end.
 func (s *Set) Close() {
-	s.cancel()
+	s.mu.Lock()
+	s.cancel() // under mu: awaitRefresh checks life and adds to wg under mu, so no Add follows Wait
+	s.mu.Unlock()
 	s.wg.Wait()
 }
 
@@ -120,7 +125,7 @@ func (s *Set) SetWaitHook(f func()) {
 // Lookup returns the key with this kid, waiting for at most one fetch as described on Set.
 func (s *Set) Lookup(ctx context.Context, kid string) (jwkset.JWK, error) {
 	jwk, err := s.lookup(ctx, kid)
-	if !errors.Is(err, ErrUnknownKID) {
+	if !errors.Is(err, ErrUnknownKID) && !errors.Is(err, ErrNoKeys) {
 		return jwk, err
 	}
 	s.awaitRefresh(ctx)
@@ -143,6 +148,12 @@ func (s *Set) lookup(ctx context.Context, kid string) (jwkset.JWK, error) {
 	}
 	return jwkset.JWK{}, fmt.Errorf("%w: %v", ErrUnknownKID, err)
 }
+
+// Refresh joins the running unknown-kid fetch, or starts one if the unknown-kid budget allows,
+// and waits for it (bounded by Timeout) or for ctx. It returns at once when the budget is spent
+// and no fetch is running. For callers whose keys are stale (Stale): one shared, rate-limited
+// fetch decides, instead of the next periodic one.
+func (s *Set) Refresh(ctx context.Context) { s.awaitRefresh(ctx) }
 
 // awaitRefresh joins the running unknown-kid fetch, or starts one if the budget allows, and
 // waits for it or for ctx. It returns at once when the budget is spent and no fetch is running.
@@ -208,6 +219,9 @@ func (s *Set) fetch() {
 			s.o.Logger.WarnContext(ctx, "JWKS refresh failed; serving cached keys", "jwks", s.o.Name, "url", s.o.URL, "error", err)
 		}
 		return
+	}
+	if all, err := store.KeyReadAll(ctx); err == nil && len(all) > 0 {
+		s.fresh.Mark()
 	}
 	s.mu.Lock()
 	if seq > s.applied {

@@ -181,3 +181,30 @@ func TestNodeBinDirOnPath(t *testing.T) {
 		t.Errorf("picked %s, older than 22.12", v)
 	}
 }
+
+// TestNodeSelectRelativeTools: a relative OFFICE_ROUTER_TOOLS still yields an absolute folder. A
+// relative PATH entry stops working at the first `cd` (scripts/test.sh runs vitest from worker/),
+// and the machine's old Node would run there instead.
+func TestNodeSelectRelativeTools(t *testing.T) {
+	root, err := stack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	realNode, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("the machine's node is needed to run npm in this test:", err)
+	}
+	machineDir, cwd := t.TempDir(), t.TempDir()
+	fakeNode(t, machineDir, "v20.20.2", realNode)
+	writeScript(t, filepath.Join(machineDir, "uname"), `case "$1" in -m) echo x86_64;; *) echo Linux;; esac`)
+	want := filepath.Join(cwd, "tools", "node-v24.21.0-linux-x64", "bin")
+	fakeNode(t, want, "v24.21.0", realNode)
+
+	cmd := exec.CommandContext(t.Context(), "bash", filepath.Join(root, "scripts", "node.sh"), "--bin-dir")
+	cmd.Dir = cwd
+	cmd.Env = append(os.Environ(), "PATH="+machineDir+":"+os.Getenv("PATH"), "OFFICE_ROUTER_TOOLS=tools")
+	out, err := cmd.Output()
+	if got := strings.TrimSpace(string(out)); err != nil || got != want {
+		t.Errorf("got %q, %v; want %q", got, err, want)
+	}
+}

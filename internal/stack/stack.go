@@ -260,7 +260,9 @@ func Wrangler(o WranglerOptions, tee io.Writer) (*Proc, error) {
 	}
 	cmd := exec.Command(WranglerBin(o.Root), args...)
 	cmd.Dir = o.Root
-	cmd.Env = append(env, "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
+	// CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV=false in a developer's shell (wrangler's switch to stop
+	// reading .env files) would also stop it reading the environment, and so the dev key.
+	cmd.Env = append(env, "CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV=true", "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
 		"WRANGLER_LOG_PATH="+filepath.Join(o.PersistTo, "logs"), "NO_COLOR=1")
 	return Start("wrangler dev", cmd, tee)
 }

@@ -40,6 +40,7 @@ func TestWranglerDevEnv(t *testing.T) {
 	t.Setenv("CONN_JWT_PUBLIC_KEY", "not a key")
 	t.Setenv("JWT_ISSUER", "from-the-shell")
 	t.Setenv("ALLOWED_ORIGINS", "https://from-the-shell.test") // not in Vars: env.dev's list must hold
+	t.Setenv("CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV", "false") // would hide the key from wrangler
 
 	port, err := stack.FreePort()
 	if err != nil {

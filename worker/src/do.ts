@@ -29,7 +29,12 @@ export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_PING_TIMEOUT = 4000;
 /** Clients send the text "ping" this often; the alarm runs this often while sockets exist. */
 export const PING_PERIOD_MS = 30_000;
-export const PING_TIMEOUT_MS = 2 * PING_PERIOD_MS;
+/**
+ * Two periods and a margin, as the Go hub's pong wait (2 × 30 s + 10 s): a browser tab hidden for
+ * a few minutes has its chained timers aligned to one wake-up a minute, so its pings arrive every
+ * 60 s plus jitter, and exactly two periods would take a live tab for dead now and then.
+ */
+export const PING_TIMEOUT_MS = 2 * PING_PERIOD_MS + 10_000;
 /** Expired used_jti rows are collected at most this often. */
 export const JTI_GC_INTERVAL_MS = 30_000;
 
@@ -42,6 +47,8 @@ interface Attachment {
   connectedAt: number;
   /** Set when the server closed the socket: later frames from it are dropped. */
   closing?: boolean;
+  /** Unix ms of that close: a peer that has not finished it after PING_TIMEOUT_MS is dead. */
+  closingAt?: number;
   /** Set once the socket's end was handled, so that it never announces a second leave. */
   ended?: boolean;
 }
@@ -217,9 +224,11 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    // Frames still arriving after the server closed the socket (flood, 1009) are dropped: the
-    // runtime keeps delivering them, and readyState stays OPEN until the close completes.
-    if (this.attachment(ws).closing) return;
+    // Frames still arriving after the server closed the socket (flood, 1009, or closed as dead
+    // with its leave announced) are dropped: the runtime keeps delivering them, and readyState
+    // stays OPEN until the close completes.
+    const att = this.attachment(ws);
+    if (att.closing || att.ended) return;
     if (tooBig(message)) {
       this.closeSocket(ws, CLOSE_TOO_BIG, "message too big");
       return;
@@ -279,8 +288,12 @@ export class WebSocketServer extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets()) {
       const att = this.attachment(ws);
       if (att.ended) continue;
+      // A socket the server is closing counts from its close, pings or not: the runtime still
+      // records a peer's "ping" after the close, so a peer that never answers the close but keeps
+      // pinging would otherwise stay present for ever.
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      if (now - Math.max(att.connectedAt ?? 0, pinged) < PING_TIMEOUT_MS) continue;
+      const since = att.closing ? (att.closingAt ?? 0) : Math.max(att.connectedAt ?? 0, pinged);
+      if (now - since < PING_TIMEOUT_MS) continue;
       try {
         ws.close(CLOSE_PING_TIMEOUT, "ping timeout");
       } catch {
@@ -297,6 +310,7 @@ export class WebSocketServer extends DurableObject<Env> {
   private closeSocket(ws: WebSocket, code: number, reason: string): void {
     const att = this.attachment(ws);
     att.closing = true;
+    att.closingAt = Date.now();
     ws.serializeAttachment(att);
     try {
       ws.close(code, reason);

@@ -4,25 +4,44 @@ import { JSONError, parseTopObject } from "./json";
 import { isValidId } from "./verify";
 
 /**
- * Reads at most `max` bytes of a body, counting while reading: a chunked or lying body is cut off
- * at the limit instead of being buffered in full. Invalid UTF-8 is a bad request.
+ * How long a publish body may take to arrive: the Go proxy's server ReadTimeout. A body that
+ * never ends would otherwise hold the request for as long as its sender keeps the connection.
  */
-export async function readBody(request: Request, max: number): Promise<string> {
+export const BODY_READ_TIMEOUT_MS = 15_000;
+
+/**
+ * Reads at most `max` bytes of a body, counting while reading: a chunked or lying body is cut off
+ * at the limit instead of being buffered in full. Invalid UTF-8, or a body still incomplete after
+ * `timeoutMs`, is a bad request.
+ */
+export async function readBody(request: Request, max: number, timeoutMs = BODY_READ_TIMEOUT_MS): Promise<string> {
   const len = request.headers.get("Content-Length");
   if (len !== null && Number(len) > max) throw new HttpError(413, "body_too_large");
   if (request.body === null) return "";
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw new HttpError(413, "body_too_large");
+  let fire: (v: "late") => void = () => {};
+  const late = new Promise<"late">((resolve) => (fire = resolve));
+  const timer = setTimeout(() => fire("late"), timeoutMs);
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), late]);
+      if (next === "late") {
+        reader.cancel().catch(() => {});
+        throw new HttpError(400, "bad_request");
+      }
+      const { done, value } = next;
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        throw new HttpError(413, "body_too_large");
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+  } finally {
+    clearTimeout(timer);
   }
   const all = new Uint8Array(size);
   let at = 0;

@@ -73,6 +73,59 @@ describe("after a wake-up", () => {
 });
 
 describe("dead connections", () => {
+  it("keeps a socket that pings once a minute (a hidden browser tab), as the Go hub's 70 s does", async () => {
+    // Chrome aligns the chained timers of a page hidden for 5 minutes to one wake-up a minute, so
+    // the client's 30 s ping arrives every 60 s, plus the network's jitter.
+    const org = "org-hidden-tab";
+    const stub = orgStub(org);
+    const c = await connect(await userToken("tab", org), org);
+    await c.next();
+    c.ws.send("ping");
+    expect(await c.next<unknown>()).toBe("pong");
+    const [late, dead] = await runInDurableObject(stub, async (instance, state) => {
+      const pinged = state.getWebSocketAutoResponseTimestamp(state.getWebSockets("tab")[0])!.getTime();
+      const late = await instance.sweep(pinged + 60_000 + 500);
+      return [late, await instance.sweep(pinged + PING_TIMEOUT_MS)];
+    });
+    expect(late).toBe(0);
+    expect(dead).toBe(1);
+    expect((await c.closed).code).toBe(CLOSE_PING_TIMEOUT);
+  });
+
+  it("takes a socket that never finishes the server's close for dead, even if it keeps pinging", async () => {
+    const org = "org-dead-closing";
+    const stub = orgStub(org);
+    const w = await connect(await userToken("watcher", org), org);
+    await w.next();
+    const ghost = await connectHalfOpen(await userToken("ghost", org), org);
+    await ghost.next();
+    expect(await w.next()).toMatchObject({ event: "join", userId: "ghost" });
+    ghost.send({ type: "broadcast", data: "x".repeat(70 * 1024) });
+    expect((await ghost.closed).code).toBe(1009);
+    // The close began two periods ago; the peer never answered it, but its pings still reach the
+    // runtime, which records them as auto-responses.
+    await runInDurableObject(stub, (_i, state) => {
+      for (const ws of state.getWebSockets("ghost")) {
+        const old = Date.now() - PING_TIMEOUT_MS - 1000;
+        ws.serializeAttachment({ ...(ws.deserializeAttachment() as object), connectedAt: old, closingAt: old });
+      }
+    });
+    ghost.ws.send("ping");
+    w.ws.send("ping");
+    expect(await w.next<unknown>()).toBe("pong");
+    const pinged = await runInDurableObject(stub, (_i, state) => state.getWebSockets("ghost").map((ws) => state.getWebSocketAutoResponseTimestamp(ws) !== null));
+    expect(pinged).toEqual([true]);
+    const closed = await runInDurableObject(stub, async (instance) => {
+      (instance as unknown as { attachments: WeakMap<object, unknown> }).attachments = new WeakMap();
+      return instance.sweep(Date.now());
+    });
+    expect(closed).toBe(1);
+    expect(await w.next()).toEqual({ type: "presence", event: "leave", userId: "ghost", role: "member" });
+    ghost.ws.close(1000);
+    expect(await framesBefore(w)).toEqual([]);
+    w.close();
+  });
+
   it("arms the alarm only while sockets exist", async () => {
     const org = "org-alarm";
     const stub = orgStub(org);
@@ -115,6 +168,13 @@ describe("dead connections", () => {
     expect(closed).toBe(1);
     expect((await dead.closed).code).toBe(CLOSE_PING_TIMEOUT);
     expect(await w.next()).toEqual({ type: "presence", event: "leave", userId: "dead", role: "member" });
+    // Whatever it still sends after its leave reaches no one: it is not in the org any more.
+    await runInDurableObject(stub, async (instance, state) => {
+      const ws = state.getWebSockets("dead")[0];
+      await instance.webSocketMessage(ws, JSON.stringify({ type: "broadcast", data: "after leave" }));
+      await instance.webSocketMessage(ws, JSON.stringify({ type: "direct", to: "watcher", data: "after leave" }));
+    });
+    expect(await framesBefore(w)).toEqual([]);
     // The dead socket's late close (if it ever comes) announces nothing more.
     dead.ws.close(1000);
     expect(await framesBefore(w)).toEqual([]);

@@ -2,6 +2,7 @@
 // limit enforced while reading (issue 18 item 7).
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { BODY_READ_TIMEOUT_MS, readBody } from "../src/publish";
 import { connect, errorOf, publishToken, userToken, type Client } from "./helpers";
 
 const org = "org-strict-pub";
@@ -96,6 +97,22 @@ describe("publish body limit", () => {
     });
     const res = await SELF.fetch(url, { method: "POST", headers: { Authorization: `Bearer ${await publishToken(org)}` }, body });
     expect(await errorOf(res)).toEqual([413, "body_too_large"]);
+  });
+
+  it("gives up with 400 bad_request on a body that never ends, as the Go proxy's ReadTimeout does", async () => {
+    // A few bytes, then nothing, for ever: without a deadline the request is held as long as
+    // its sender likes. The deadline is shortened here; the Worker's is BODY_READ_TIMEOUT_MS.
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        if (sent) return new Promise(() => {});
+        sent = true;
+        ctl.enqueue(new TextEncoder().encode('{"data":'));
+      },
+    });
+    const req = new Request(url, { method: "POST", body });
+    await expect(readBody(req, 64 * 1024, 50)).rejects.toMatchObject({ status: 400, code: "bad_request" });
+    expect(BODY_READ_TIMEOUT_MS).toBe(15_000);
   });
 
   it("answers 413 on a Content-Length over the limit before reading", async () => {

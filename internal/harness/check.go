@@ -104,6 +104,15 @@ func (c *checker) jti() string {
 	return fmt.Sprintf("chk-%s-%d-%s", c.run, c.counter, randHex(4))
 }
 
+// publishClaims is a valid publish claim set of the service "backend" for org.
+func (c *checker) publishClaims(org string) map[string]any {
+	now := time.Now().Unix()
+	iss, _ := c.claims["iss"].(string)
+	aud, _ := c.claims["aud"].(string)
+	return contract.PublishClaims{Issuer: iss, Audience: aud, Subject: "backend", OrgID: org, JTI: c.jti(),
+		IssuedAt: now, NotBefore: now, ExpiresAt: now + 60}.Map()
+}
+
 // claimsFor is a valid handshake claim set for user in org, modified by kv pairs (nil deletes).
 func (c *checker) claimsFor(user, org string, kv ...any) map[string]any {
 	now := time.Now().Unix()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
@@ -150,7 +151,7 @@ func Dial(ctx context.Context, wsURL, token string, pos TokenPosition, extra htt
 	case pos == InHeader:
 		hdr.Set("Authorization", "Bearer "+token)
 	default:
-		d.Subprotocols = []string{"office-router.v1", "bearer." + token}
+		d.Subprotocols = []string{contract.Subprotocol, contract.BearerSubprotocolPrefix + token}
 	}
 	conn, resp, err := d.DialContext(ctx, wsURL, hdr)
 	if err == nil {

@@ -27,13 +27,40 @@ type client struct {
 	connID string
 	limit  *rate.Limiter
 
-	mu      sync.Mutex
-	queue   []outgoing
+	mu    sync.Mutex
+	queue []outgoing
+	state connState // changed only by setState
+	// writing: a writer goroutine runs (or, while connecting, is held back until attach).
 	writing bool
-	closed  bool // no more messages accepted
-	aborted bool // queue dropped: the writer stops after its current write
 
 	writeDeadline time.Time // the socket's write deadline; only the (single) writer touches it
+}
+
+// connState is where a client is in its life: connecting → open → closing → closed. Moves are
+// forward only and may skip a state (a socket whose upgrade fails goes from connecting to
+// closed; a Shutdown during the upgrade goes from connecting to closing).
+type connState uint8
+
+const (
+	// stateConnecting: joined its hub before the 101; messages queue, nothing is written.
+	stateConnecting connState = iota
+	// stateOpen: the socket is attached; messages are accepted and written.
+	stateOpen
+	// stateClosing: a close is queued; nothing more is accepted, what is queued (the close frame
+	// last) is still written.
+	stateClosing
+	// stateClosed: nothing more is accepted or written; the writer stops after its current write.
+	stateClosed
+)
+
+// setState moves the client to next if that is a legal move (forward only) and reports whether
+// it did. Called with c.mu held.
+func (c *client) setState(next connState) bool {
+	if next <= c.state {
+		return false
+	}
+	c.state = next
+	return true
 }
 
 type outgoing struct {
@@ -43,8 +70,8 @@ type outgoing struct {
 	reason string
 }
 
-// newClient returns a client not yet attached to a socket: it can join its hub and queue
-// messages, but no writer runs (writing is held true) until attach.
+// newClient returns a connecting client, not yet attached to a socket: it can join its hub and
+// queue messages, but no writer runs (writing is held true) until attach.
 func newClient(p *Proxy, h *hub, id verifier.Identity) *client {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -57,6 +84,7 @@ func (c *client) attach(conn *websocket.Conn, br *bufio.Reader) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.conn, c.br = conn, br
+	c.setState(stateOpen) // unless a close came first: then it stays closing or closed
 	c.writing = false
 	if len(c.queue) > 0 {
 		c.writing = true
@@ -69,16 +97,18 @@ func (c *client) attach(conn *websocket.Conn, br *bufio.Reader) {
 // up: it is closed with 4008 and the message is dropped for it alone.
 func (c *client) enqueue(data []byte) bool {
 	c.mu.Lock()
-	if c.closed {
+	if c.state >= stateClosing {
 		c.mu.Unlock()
 		return false
 	}
 	if len(c.queue) >= c.p.cfg.SendQueue {
-		c.closed, c.aborted, c.queue = true, true, nil
+		attached := c.state == stateOpen
+		c.setState(stateClosed)
+		c.queue = nil
 		conn := c.conn
 		c.mu.Unlock()
 		c.p.m.slow.Inc()
-		if conn != nil {
+		if attached {
 			c.abort(conn, CloseSlowConsumer, "slow consumer")
 		}
 		return false
@@ -102,13 +132,22 @@ func (c *client) push(m outgoing) {
 func (c *client) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closed
+	return c.state >= stateClosing
+}
+
+// finish marks the client closed and drops its queue: the reader has ended, the upgrade failed
+// or a write failed. The writer, if one runs, stops after its current write.
+func (c *client) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setState(stateClosed)
+	c.queue = nil
 }
 
 func (c *client) ping() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closed {
+	if c.state < stateClosing {
 		c.push(outgoing{ping: true})
 	}
 }
@@ -117,10 +156,9 @@ func (c *client) ping() {
 func (c *client) closeGracefully(code int, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return
+	if !c.setState(stateClosing) {
+		return // already closing or closed
 	}
-	c.closed = true
 	c.push(outgoing{close: code, reason: reason})
 }
 
@@ -163,12 +201,12 @@ func (c *client) writeLoop() {
 		c.mu.Unlock()
 		for _, m := range batch {
 			c.mu.Lock()
-			aborted := c.aborted
-			if aborted {
+			stop := c.state == stateClosed
+			if stop {
 				c.writing = false
 			}
 			c.mu.Unlock()
-			if aborted {
+			if stop {
 				return
 			}
 			// One deadline per WriteWait/2 rather than per message: setting it re-arms a
@@ -191,7 +229,8 @@ func (c *client) writeLoop() {
 			}
 			if err != nil {
 				c.mu.Lock()
-				c.closed, c.queue, c.writing = true, nil, false
+				c.setState(stateClosed)
+				c.queue, c.writing = nil, false
 				c.mu.Unlock()
 				c.kill()
 				return

@@ -244,9 +244,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	hw := &hijackWriter{ResponseWriter: w}
 	conn, err := p.upgrader.Upgrade(hw, r, hdr)
 	if err != nil {
-		c.mu.Lock()
-		c.closed, c.queue = true, nil
-		c.mu.Unlock()
+		c.finish()
 		h.leave(c)
 		p.wg.Done() // added by reserve
 		return
@@ -257,9 +255,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	go func() {
 		defer p.wg.Done() // added by reserve: the connection's reader owns it from here
 		c.readLoop()
-		c.mu.Lock()
-		c.closed = true // nothing is queued (so no writer is started) once the reader is gone
-		c.mu.Unlock()
+		c.finish() // nothing is queued (so no writer is started) once the reader is gone
 		h.leave(c) // at once: the others see the leave without waiting for the linger
 		c.linger()
 	}()

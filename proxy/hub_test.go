@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,9 +187,26 @@ func TestSlowConsumer(t *testing.T) {
 		}
 		got <- count
 	}()
-	for range n {
+	// Publish until the proxy has given up on slow, then let slow read at once. The 4008 close
+	// frame queues behind frames slow never read, so it only gets out if slow starts reading
+	// within WriteWait of that decision; waiting for all n publishes first made the outcome
+	// depend on how fast this loop ran (1006 under load).
+	body, _ := json.Marshal(map[string]string{"data": payload})
+	sent := 0
+	for sent < n && slowConsumers(t, e) == 0 {
 		tok, _ := e.minter.MintPublish("acme", "backend")
-		body, _ := json.Marshal(map[string]string{"data": payload})
+		if status, _, _ := e.do("POST", "/orgs/acme/publish", http.Header{"Authorization": {"Bearer " + tok.Token}}, string(body)); status != 200 {
+			t.Fatalf("publish %d", status)
+		}
+		sent++
+	}
+	if sent == n {
+		t.Fatalf("%d publishes of 60 KiB never overflowed a queue of 8", n)
+	}
+	code := slow.closeCode()
+	// The rest of n, so the fast client's count shows it lost nothing meanwhile.
+	for ; sent < n; sent++ {
+		tok, _ := e.minter.MintPublish("acme", "backend")
 		if status, _, _ := e.do("POST", "/orgs/acme/publish", http.Header{"Authorization": {"Bearer " + tok.Token}}, string(body)); status != 200 {
 			t.Fatalf("publish %d", status)
 		}
@@ -195,7 +214,7 @@ func TestSlowConsumer(t *testing.T) {
 	if c := <-got; c != n {
 		t.Fatalf("fast client got %d of %d events", c, n)
 	}
-	if code := slow.closeCode(); code != proxy.CloseSlowConsumer {
+	if code != proxy.CloseSlowConsumer {
 		t.Fatalf("slow consumer closed with %d, want 4008", code)
 	}
 }
@@ -228,4 +247,22 @@ func TestShutdown(t *testing.T) {
 	if status, _, m := e.get("/orgs/acme/ws", upgradeHeader(map[string]string{"Authorization": "Bearer " + e.token("c", "acme", "member")})); status != 503 || m["error"] != "shutting_down" {
 		t.Fatalf("after shutdown: %d %v", status, m)
 	}
+}
+
+// slowConsumers reads edgeproxy_slow_consumers_total from the proxy's metrics.
+func slowConsumers(t *testing.T, e *env) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for line := range strings.SplitSeq(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "edgeproxy_slow_consumers_total "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatal("no edgeproxy_slow_consumers_total in the metrics")
+	return 0
 }

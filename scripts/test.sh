@@ -59,8 +59,8 @@ soakdir=$(mktemp -d)
 "$soakdir/wsharness" soak -edgeproxy "$soakdir/edgeproxy" -duration 60s -warmup 30s # 30 s measured after 30 s of warm-up
 rm -rf "$soakdir"
 
-step "Worker: tsc --noEmit and vitest (workerd, shared vectors)"
-(cd worker && npx tsc --noEmit && npx vitest run)
+step "Worker: generated Env current, tsc --noEmit and vitest (workerd, shared vectors)"
+(cd worker && npm run --silent types:check && npx tsc --noEmit && npx vitest run)
 
 step "client: build (the committed ES module must match its source) and unit tests"
 (cd client && npx tsc -p tsconfig.json)

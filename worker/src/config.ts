@@ -1,5 +1,4 @@
 // Worker configuration from wrangler vars (docs/configuration.md), validated once per isolate.
-import type { Env } from "./env";
 import { ANY_ORIGIN_FOR_SOCKETS, originMatches, parseOriginPattern, type OriginPattern } from "./origins";
 import { importPublicKeys, type VerifyConfig } from "./verify";
 
@@ -38,8 +37,11 @@ function positive(name: string, raw: string | undefined, dflt: number): number {
   return Number(raw);
 }
 
+/** The limit variables; absent or empty means the default. */
+type LimitVars = Partial<Pick<Env, "MAX_CONNS_PER_USER" | "MAX_CONNS_PER_ORG" | "MESSAGES_PER_SECOND" | "MESSAGE_BURST">>;
+
 /** The limits from the environment; a bad value throws an error that names the variable. */
-export function limitsFromEnv(env: Env): Limits {
+export function limitsFromEnv(env: LimitVars): Limits {
   return {
     maxConnsPerUser: positive("MAX_CONNS_PER_USER", env.MAX_CONNS_PER_USER, 16),
     maxConnsPerOrg: positive("MAX_CONNS_PER_ORG", env.MAX_CONNS_PER_ORG, 10000),

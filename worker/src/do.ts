@@ -3,26 +3,22 @@
 // socket's tag, and used jtis live in SQLite, so nothing is lost when the object is evicted.
 // Protocol: docs/protocol.md.
 //
+// The edge (index.ts) calls it over RPC for publish() and jtiUsed(); fetch() is only the WebSocket
+// upgrade (admission.ts says why). Everything about the org's sockets lives here: accept, presence,
+// messages, limits, liveness, and finding a user's sockets (ctx.getWebSockets(userId)).
+//
 // Cost stays flat in org size: a user's sockets are found with ctx.getWebSockets(userId), a
 // broadcast sends to ctx.getWebSockets() without decoding attachments, and the presence roster is
 // decoded once per wake-up and then kept up to date. Only the alarm (every PING_PERIOD_MS, and only
 // while sockets exist) and the first welcome after a wake-up walk every attachment.
 import { DurableObject } from "cloudflare:workers";
+import { readAdmission, refusalResponse, type Admission, type ConnectRefusal } from "./admission";
 import { limitsFromEnv, type Limits } from "./config";
-import type { Env } from "./env";
 import { SUBPROTOCOL } from "./extract";
+import { tooBig } from "./frames";
+import { JtiStore, type JtiRefusal, type RowCounts } from "./jti";
+import { logEvent } from "./log";
 
-/** Identity headers set by the Worker after stripping any client-supplied ones. */
-export const IDENTITY_HEADERS = {
-  userId: "X-Office-User-Id",
-  orgId: "X-Office-Org-Id",
-  role: "X-Office-Role",
-  jti: "X-Office-Jti",
-  replayUntil: "X-Office-Replay-Until",
-  subprotocol: "X-Office-Subprotocol",
-} as const;
-
-export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const CLOSE_RATE_LIMITED = 1008;
 export const CLOSE_TOO_BIG = 1009;
 /** A socket that answered no ping for PING_TIMEOUT_MS is closed with this code (docs/protocol.md). */
@@ -35,8 +31,6 @@ export const PING_PERIOD_MS = 30_000;
  * 60 s plus jitter, and exactly two periods would take a live tab for dead now and then.
  */
 export const PING_TIMEOUT_MS = 2 * PING_PERIOD_MS + 10_000;
-/** Expired used_jti rows are collected at most this often. */
-export const JTI_GC_INTERVAL_MS = 30_000;
 
 interface Attachment {
   connectionId: string;
@@ -53,113 +47,58 @@ interface Attachment {
   ended?: boolean;
 }
 
-/** Why the jti store refused a token: used before, or already past its replay window. */
-export type JtiRefusal = "replayed" | "expired";
-
+/**
+ * The answer of publish(). A refusal is a value, not a thrown error: an error thrown across RPC
+ * loses its class, and the edge maps reasons to statuses in one place (errors.ts).
+ */
 export type PublishResult = { ok: true; delivered: number } | { ok: false; reason: JtiRefusal };
 
-/** Rows read and written by the SQL of one connect or publish (billed per row). */
-export interface RowCounts {
-  read: number;
-  written: number;
-}
+/** The answer of accept(): the 101 with the client end, or why not. */
+export type ConnectResult = { ok: true; response: Response } | { ok: false; reason: ConnectRefusal };
+
+const json = (status: number, body: unknown): Response =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
 
 interface Bucket {
   tokens: number;
   last: number;
 }
 
-const json = (status: number, body: unknown): Response =>
-  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
-
-/** UTF-8 length of a string without encoding it (lone surrogates count 3, as TextEncoder's U+FFFD). */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
-
-/** Whether a frame exceeds MAX_MESSAGE_BYTES, without copying it when its length decides. */
-export function tooBig(message: string | ArrayBuffer): boolean {
-  if (typeof message !== "string") return message.byteLength > MAX_MESSAGE_BYTES;
-  // A string's length never exceeds its UTF-8 byte count, nor a third of it.
-  if (message.length > MAX_MESSAGE_BYTES) return true;
-  if (message.length * 3 <= MAX_MESSAGE_BYTES) return false;
-  return utf8Length(message) > MAX_MESSAGE_BYTES;
-}
-
-/** One structured log line (Workers Logs indexes the fields). Never pass a token here. */
-export function logEvent(event: string, fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ event, ...fields }));
-}
-
 export class WebSocketServer extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  /** Used jtis of this org (jti.ts); public for the store tests. */
+  readonly jtis: JtiStore;
   private readonly limits: Limits;
   /** userId → role of each present user; built on first use after a wake-up. */
   private roster: Map<string, string> | undefined;
   /** Per-socket message buckets. Lost on hibernation, which only happens after enough idle time to refill them. */
   private readonly buckets = new WeakMap<WebSocket, Bucket>();
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
-  private lastGc = 0;
   private alarmArmed: boolean | undefined;
   /** Rows of the last connect's SQL, for the cost table in docs/performance.md. */
   lastConnectRows: RowCounts = { read: 0, written: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    this.jtis = new JtiStore(ctx.storage.sql);
     this.limits = limitsFromEnv(env);
-    this.sql.exec("CREATE TABLE IF NOT EXISTS used_jti (jti TEXT PRIMARY KEY, until INTEGER NOT NULL)");
-    // Garbage collection reads only expired rows.
-    this.sql.exec("CREATE INDEX IF NOT EXISTS used_jti_until ON used_jti (until)");
     // A text "ping" is answered without waking a hibernated object; its time is our liveness signal.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
   }
 
-  async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (url.pathname === "/connect") return this.accept(request);
-    return json(404, { error: "not_found" });
-  }
-
   /**
-   * Records a jti as used until `until` (Unix s), at `now` (Unix s). One statement decides: a jti
-   * whose window has passed is refused outright (the token is dead, so the garbage collector may
-   * already have dropped its row), and an existing row, expired or not, is a replay.
+   * The WebSocket upgrade, and nothing else: a WebSocket cannot cross RPC, so the connect is the
+   * one call that stays a fetch. The identity is the typed Admission the edge wrote (admission.ts).
    */
-  useJti(jti: string, until: number, now: number, rows: RowCounts = { read: 0, written: 0 }): JtiRefusal | undefined {
-    if (until <= now) return "expired";
-    const c = this.sql.exec("INSERT INTO used_jti (jti, until) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING", jti, until);
-    c.toArray();
-    rows.read += c.rowsRead;
-    rows.written += c.rowsWritten;
-    if (c.rowsWritten === 0) return "replayed";
-    if (now * 1000 - this.lastGc >= JTI_GC_INTERVAL_MS) this.collectJtis(now, rows);
-    return undefined;
-  }
-
-  /** Drops rows whose window has passed: useJti refuses those tokens before looking. */
-  collectJtis(now: number, rows: RowCounts = { read: 0, written: 0 }): void {
-    this.lastGc = now * 1000;
-    const c = this.sql.exec("DELETE FROM used_jti WHERE until <= ?", now);
-    c.toArray();
-    rows.read += c.rowsRead;
-    rows.written += c.rowsWritten;
+  async fetch(request: Request): Promise<Response> {
+    const who = readAdmission(request);
+    if (!who || request.headers.get("Upgrade") !== "websocket") return json(400, { error: "bad_request" });
+    const res = await this.accept(who);
+    return res.ok ? res.response : refusalResponse(res.reason);
   }
 
   /** Read-only replay check for the pre-flight: true when the jti is in use. */
   async jtiUsed(jti: string): Promise<boolean> {
-    const now = Math.floor(Date.now() / 1000);
-    return this.sql.exec("SELECT 1 FROM used_jti WHERE jti = ? AND until > ?", jti, now).toArray().length > 0;
+    return this.jtis.used(jti, Math.floor(Date.now() / 1000));
   }
 
   /**
@@ -167,32 +106,26 @@ export class WebSocketServer extends DurableObject<Env> {
    * `data` is the JSON text of the value, passed on verbatim.
    */
   async publish(jti: string, until: number, to: string | null, data: string): Promise<PublishResult> {
-    const refused = this.useJti(jti, until, Math.floor(Date.now() / 1000));
+    const refused = this.jtis.use(jti, until, Math.floor(Date.now() / 1000));
     if (refused) return { ok: false, reason: refused };
     const text = `{"type":"event","data":${data}}`;
     const delivered = this.sendAll(to === null ? this.ctx.getWebSockets() : this.ctx.getWebSockets(to), text);
     return { ok: true, delivered };
   }
 
-  private async accept(request: Request): Promise<Response> {
-    const h = request.headers;
-    const att: Attachment = {
-      connectionId: crypto.randomUUID(),
-      userId: h.get(IDENTITY_HEADERS.userId) ?? "",
-      orgId: h.get(IDENTITY_HEADERS.orgId) ?? "",
-      role: h.get(IDENTITY_HEADERS.role) ?? "",
-      connectedAt: Date.now(),
-    };
-    const jti = h.get(IDENTITY_HEADERS.jti) ?? "";
-    const until = Number(h.get(IDENTITY_HEADERS.replayUntil) ?? "0");
-    if (!att.userId || !att.orgId || !jti) return json(400, { error: "bad_request" });
+  /**
+   * Accepts a verified client's socket: records its jti, checks the caps, then joins the org.
+   * Private: an RPC caller could not receive the 101 Response's WebSocket (see fetch).
+   */
+  private async accept(who: Admission): Promise<ConnectResult> {
+    const att: Attachment = { connectionId: crypto.randomUUID(), userId: who.userId, orgId: who.orgId, role: who.role, connectedAt: Date.now() };
     const rows: RowCounts = { read: 0, written: 0 };
-    const refused = this.useJti(jti, until, Math.floor(att.connectedAt / 1000), rows);
+    const refused = this.jtis.use(who.jti, who.replayUntil, Math.floor(att.connectedAt / 1000), rows);
     this.lastConnectRows = rows;
-    if (refused) return json(401, { error: refused });
+    if (refused) return { ok: false, reason: refused };
     // Counted from the runtime's own list, so the caps survive hibernation. Sockets still closing count.
     if (this.ctx.getWebSockets(att.userId).length >= this.limits.maxConnsPerUser || this.ctx.getWebSockets().length >= this.limits.maxConnsPerOrg) {
-      return json(429, { error: "too_many_connections" });
+      return { ok: false, reason: "too_many_connections" };
     }
 
     const roster = this.getRoster();
@@ -219,8 +152,8 @@ export class WebSocketServer extends DurableObject<Env> {
     }
     await this.armAlarm();
     logEvent("connect", { org: att.orgId, user: att.userId, connection: att.connectionId, rowsRead: rows.read, rowsWritten: rows.written });
-    const headers: HeadersInit = h.get(IDENTITY_HEADERS.subprotocol) === SUBPROTOCOL ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {};
-    return new Response(null, { status: 101, webSocket: client, headers });
+    const headers: HeadersInit = who.subprotocol === SUBPROTOCOL ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {};
+    return { ok: true, response: new Response(null, { status: 101, webSocket: client, headers }) };
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -273,7 +206,7 @@ export class WebSocketServer extends DurableObject<Env> {
   async alarm(): Promise<void> {
     const now = Date.now();
     await this.sweep(now);
-    this.collectJtis(Math.floor(now / 1000));
+    this.jtis.collect(Math.floor(now / 1000));
     // The alarm that is running is spent: schedule the next one directly.
     this.alarmArmed = false;
     if (this.ctx.getWebSockets().some((w) => !this.attachment(w).ended)) {

@@ -1,11 +1,13 @@
-// office-router Worker: validates the handshake token and routes the socket to the
-// WebSocketServer Durable Object of the token's organisation. Contract: docs/protocol.md,
-// docs/reason-codes.md, docs/configuration.md. The Go edge proxy (proxy/) is its twin.
-import type { Env } from "./env";
+// office-router Worker, the edge: routing, CORS, origin checks and token verification, then the
+// org's WebSocketServer Durable Object (do.ts) for everything stateful: sockets, presence, used
+// jtis. Contract: docs/protocol.md, docs/reason-codes.md, docs/configuration.md. The Go edge
+// proxy (proxy/) is its twin. Env is generated from wrangler.jsonc (worker-configuration.d.ts).
+import { admissionRequest, readRefusal, REFUSAL_STATUS } from "./admission";
 import { getConfig, originAllowed, type RouterConfig } from "./config";
-import { IDENTITY_HEADERS, logEvent, MAX_MESSAGE_BYTES } from "./do";
 import { extractToken } from "./extract";
 import { HttpError, toHttpError } from "./errors";
+import { MAX_MESSAGE_BYTES } from "./frames";
+import { logEvent } from "./log";
 import { parsePublishBody, readBody } from "./publish";
 import { isValidId, TokenError, verifyHandshake, verifyPublish } from "./verify";
 
@@ -61,24 +63,21 @@ async function handleSocket(request: Request, env: Env, cfg: RouterConfig, pathO
     if (await stub.jtiUsed(id.jti)) throw new TokenError("replayed");
     return json(200, { ok: true, userId: id.userId, orgId: id.orgId, role: id.role, expiresAt: id.expiresAt }, cors);
   }
-  // Identity travels in headers the Worker sets itself; client-supplied ones never reach the DO.
-  const headers = new Headers({
-    Upgrade: "websocket",
-    [IDENTITY_HEADERS.userId]: id.userId,
-    [IDENTITY_HEADERS.orgId]: id.orgId,
-    [IDENTITY_HEADERS.role]: id.role,
-    [IDENTITY_HEADERS.jti]: id.jti,
-    [IDENTITY_HEADERS.replayUntil]: String(id.expiresAt + cfg.leewaySeconds),
-    [IDENTITY_HEADERS.subprotocol]: select,
-  });
-  const res = await stub.fetch("https://do/connect", { headers });
-  if (res.status !== 101) {
-    // The DO's own refusals (replayed, expired, too_many_connections) go through the one mapping.
-    const code = ((await res.json().catch(() => ({}))) as { error?: string }).error ?? "internal";
-    if (res.status === 401) throw new TokenError(code as "replayed");
-    throw new HttpError(res.status, code);
-  }
-  return res;
+  const res = await stub.fetch(
+    admissionRequest({
+      userId: id.userId,
+      orgId: id.orgId,
+      role: id.role,
+      jti: id.jti,
+      replayUntil: id.expiresAt + cfg.leewaySeconds,
+      subprotocol: select,
+    }),
+  );
+  if (res.status === 101) return res;
+  // The DO's own refusals (replayed, expired, too_many_connections) go through the one mapping.
+  const reason = await readRefusal(res);
+  if (reason === undefined) throw new Error(`Durable Object answered the upgrade with ${res.status}`);
+  throw reason === "too_many_connections" ? new HttpError(REFUSAL_STATUS[reason], reason) : new TokenError(reason);
 }
 
 async function handlePublish(request: Request, env: Env, cfg: RouterConfig, pathOrg: string): Promise<Response> {

@@ -3,24 +3,16 @@
 // timings are printed for docs/performance.md, never asserted (they are noisy on shared CPUs).
 import { runInDurableObject } from "cloudflare:test";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { IDENTITY_HEADERS } from "../src/do";
+import { admissionRequest } from "../src/admission";
 import { Client, orgStub } from "./helpers";
 
 const BIG = 2000;
 let seq = 0;
 
-/** Opens a socket straight on the org's DO with the identity headers the Worker would set. */
+/** Opens a socket straight on the org's DO with the admission the Worker would pass. */
 async function open(org: string, userId: string): Promise<Response> {
-  const res = await orgStub(org).fetch("https://do/connect", {
-    headers: {
-      Upgrade: "websocket",
-      [IDENTITY_HEADERS.userId]: userId,
-      [IDENTITY_HEADERS.orgId]: org,
-      [IDENTITY_HEADERS.role]: "member",
-      [IDENTITY_HEADERS.jti]: `cost-${seq++}-${Math.random().toString(36).slice(2)}`,
-      [IDENTITY_HEADERS.replayUntil]: String(Math.floor(Date.now() / 1000) + 120),
-    },
-  });
+  const who = { userId, orgId: org, role: "member", jti: `cost-${seq++}-${Math.random().toString(36).slice(2)}`, replayUntil: Math.floor(Date.now() / 1000) + 120, subprotocol: "" };
+  const res = await orgStub(org).fetch(admissionRequest(who));
   if (res.status !== 101) throw new Error(`connect: ${res.status}`);
   return res;
 }

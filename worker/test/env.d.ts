@@ -1,5 +1,5 @@
-import type { Env as WorkerEnv } from "../src/env";
-
+// Test-only bindings (vitest.config.ts), on top of the generated Env (worker-configuration.d.ts).
+export {};
 interface Vector {
   name: string;
   kind: "handshake" | "publish";
@@ -11,7 +11,7 @@ interface Vector {
 
 declare global {
   namespace Cloudflare {
-    interface Env extends WorkerEnv {
+    interface Env {
       VECTORS: {
         config: { issuer: string; audience: string; leewaySeconds: number; maxTtlSeconds: number; publicKeys: string };
         cases: Vector[];

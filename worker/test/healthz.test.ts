@@ -3,7 +3,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
-import type { Env } from "../src/env";
 
 const call = (e: Partial<Env>, path = "/healthz") =>
   worker.fetch(new Request(`https://router.test${path}`), { ...env, ...e } as Env);

@@ -25,7 +25,7 @@ export async function token(claims: Record<string, unknown> = {}, opts: { ttl?: 
   for (const k of Object.keys(base)) if (base[k] === undefined) delete base[k];
   return new SignJWT(base)
     .setProtectedHeader({ alg: "RS256", typ: "JWT", kid })
-    .setIssuer(env.JWT_ISSUER)
+    .setIssuer(env.JWT_ISSUER ?? "")
     .setAudience(env.JWT_AUDIENCE)
     .setIssuedAt(now)
     .setNotBefore(now)

@@ -2,7 +2,7 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { limitsFromEnv } from "../src/config";
-import { tooBig, utf8Length } from "../src/do";
+import { tooBig, utf8Length } from "../src/frames";
 import { connect, errorOf, orgStub, upgradeHeaders, userToken, type Client } from "./helpers";
 
 const wsURL = (org: string) => `https://router.test/orgs/${org}/ws`;

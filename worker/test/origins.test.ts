@@ -4,7 +4,6 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import vectors from "../../testdata/vectors/origins.json";
 import { getConfig } from "../src/config";
-import type { Env } from "../src/env";
 import { originMatches, parseOriginPattern } from "../src/origins";
 
 describe("shared origin vectors", () => {

@@ -6,22 +6,22 @@ import { connect, orgStub, userToken } from "./helpers";
 describe("used jti store", () => {
   it("refuses a jti at and after its until, even once its row was collected", async () => {
     const got = await runInDurableObject(orgStub("org-jti-boundary"), (s) => [
-      s.useJti("j1", 1000, 999), // first use, one second before the end of its window
-      s.useJti("j1", 1000, 999), // replay inside the window
-      s.useJti("j1", 1000, 1000), // replay at the exact boundary: the token is dead
-      s.useJti("j2", 1000, 1000), // never seen, but dead at the boundary
-      (s.collectJtis(1000), s.useJti("j1", 1000, 1000)), // row gone: still refused
-      s.useJti("j1", 1000, 1001),
-      s.useJti("j3", 1001, 1000), // a live new jti is accepted
+      s.jtis.use("j1", 1000, 999), // first use, one second before the end of its window
+      s.jtis.use("j1", 1000, 999), // replay inside the window
+      s.jtis.use("j1", 1000, 1000), // replay at the exact boundary: the token is dead
+      s.jtis.use("j2", 1000, 1000), // never seen, but dead at the boundary
+      (s.jtis.collect(1000), s.jtis.use("j1", 1000, 1000)), // row gone: still refused
+      s.jtis.use("j1", 1000, 1001),
+      s.jtis.use("j3", 1001, 1000), // a live new jti is accepted
     ]);
     expect(got).toEqual([undefined, "replayed", "expired", "expired", "expired", "expired", undefined]);
   });
 
   it("keeps an expired-but-uncollected row a replay (looks before it collects)", async () => {
     const got = await runInDurableObject(orgStub("org-jti-order"), (s) => {
-      s.useJti("k", 2000, 1990);
+      s.jtis.use("k", 2000, 1990);
       // Whatever the clock says to the collector, the same jti never comes back.
-      return [s.useJti("k", 2000, 1999), s.useJti("k", 3000, 1999)];
+      return [s.jtis.use("k", 2000, 1999), s.jtis.use("k", 3000, 1999)];
     });
     expect(got).toEqual(["replayed", "replayed"]);
   });

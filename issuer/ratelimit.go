@@ -5,10 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Mint rate limit defaults (Config.MintsPerSecond, Config.MintBurst). A browser needs one
@@ -49,41 +46,12 @@ func (c *Config) checkLimits() error {
 	return nil
 }
 
-// mintLimiter is a token bucket per user. Only the users that minted recently are kept: when
-// the map is full, users whose bucket is full again are forgotten.
-type mintLimiter struct {
-	mu    sync.Mutex
-	rate  rate.Limit
-	burst int
-	m     map[string]*rate.Limiter
-	now   func() time.Time
-}
-
-func newMintLimiter(perSec float64, burst int, now func() time.Time) *mintLimiter {
-	return &mintLimiter{rate: rate.Limit(perSec), burst: burst, m: make(map[string]*rate.Limiter), now: now}
-}
-
-// allow spends one mint of user; when none is left it sets Retry-After and reports ErrRateLimited.
-func (l *mintLimiter) allow(w http.ResponseWriter, user string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	lim, ok := l.m[user]
-	if !ok {
-		if len(l.m) >= maxLimitedUsers {
-			for u, x := range l.m {
-				if x.TokensAt(now) >= float64(l.burst) {
-					delete(l.m, u)
-				}
-			}
-		}
-		lim = rate.NewLimiter(l.rate, l.burst)
-		l.m[user] = lim
+// allowMint spends one mint of user; when none is left it sets Retry-After and reports
+// ErrRateLimited.
+func (s *Server) allowMint(w http.ResponseWriter, user string) error {
+	if ok, wait := s.mints.Spend(user); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		return ErrRateLimited
 	}
-	if lim.AllowN(now, 1) {
-		return nil
-	}
-	wait := math.Ceil((1 - lim.TokensAt(now)) / float64(l.rate))
-	w.Header().Set("Retry-After", strconv.Itoa(max(int(wait), 1)))
-	return ErrRateLimited
+	return nil
 }

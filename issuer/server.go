@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/qubital/office-router/internal/httpx"
+	"github.com/qubital/office-router/internal/keyrate"
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
@@ -32,7 +33,7 @@ type Server struct {
 	jwks     []byte
 	origins  httpx.Origins
 	m        *metrics
-	mints    *mintLimiter // per-user mint budget (ratelimit.go)
+	mints    *keyrate.Limiter // per-user mint budget (ratelimit.go)
 	log      *slog.Logger
 	cancel   context.CancelFunc
 	routes   map[string]map[string]handlerFunc
@@ -87,7 +88,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, minter: minter, origins: httpx.NewOrigins(cfg.AllowedOrigins), m: newMetrics(),
-		log: o.logger, cancel: func() {}, mints: newMintLimiter(cfg.MintsPerSecond, cfg.MintBurst, o.now)}
+		log: o.logger, cancel: func() {}, mints: keyrate.New(cfg.MintsPerSecond, cfg.MintBurst, maxLimitedUsers, o.now)}
 	if cfg.Dev {
 		o.logger.Warn("ISSUER IN DEV MODE: POST /dev/session mints tokens for any user, org and role; never expose it")
 	}
@@ -283,7 +284,7 @@ func (s *Server) handleRequestAccess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.mints.allow(w, id.UserID); err != nil {
+	if err := s.allowMint(w, id.UserID); err != nil {
 		return err
 	}
 	tok, err := s.minter.MintHandshake(id)
@@ -314,7 +315,7 @@ func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) error {
 	if s.realtime == nil {
 		return ErrRealtimeDisabled
 	}
-	if err := s.mints.allow(w, id.UserID); err != nil {
+	if err := s.allowMint(w, id.UserID); err != nil {
 		return err
 	}
 	tok, err := s.realtime.Mint(id.UserID)

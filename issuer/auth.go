@@ -145,6 +145,11 @@ func (a *workosAuth) Authenticate(ctx context.Context, accessToken string) (Iden
 		}
 		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
+	if k, err := nullClaim(accessToken); err != nil {
+		return Identity{}, err
+	} else if k != "" {
+		return Identity{}, fmt.Errorf("%w: %s is null", ErrInvalidToken, k)
+	}
 	if c.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: no sub", ErrInvalidToken)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -70,6 +71,16 @@ type Config struct {
 	// rate_limited with Retry-After. MINTS_PER_SECOND and MINT_BURST; these default to 2 and 20.
 	MintsPerSecond float64
 	MintBurst      int
+	// TrustedProxies is TRUSTED_PROXIES, as at the Go proxy: comma list of CIDRs whose
+	// CF-Connecting-IP / X-Forwarded-For name the client for the failed-access-token limit
+	// (authlimit.go). This defaults to none: the TCP peer is the client.
+	TrustedProxies string
+	// FailedAuthPerSecond and FailedAuthBurst limit refused access tokens per client address
+	// (IPv6: per /64); over them 429 rate_limited with Retry-After. These default to 10 and 100.
+	FailedAuthPerSecond float64
+	FailedAuthBurst     int
+
+	trusted []netip.Prefix // TrustedProxies, parsed by validate
 }
 
 // ConfigFromEnv reads the issuer's variables.
@@ -88,7 +99,8 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		AllowedOrigins:        SplitList(getenv("ALLOWED_ORIGINS")),
 		WorkOSClientID:        getenv("WORKOS_CLIENT_ID"),
 		MintsPerSecond:        envNumber(getenv("MINTS_PER_SECOND")),
-		MintBurst:             int(envNumber(getenv("MINT_BURST"))),
+		MintBurst:             envInt(getenv("MINT_BURST")),
+		TrustedProxies:        getenv("TRUSTED_PROXIES"),
 	}
 }
 
@@ -96,7 +108,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 func SplitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
+		if p = httpx.TrimEntry(p); p != "" { // as the Worker trims: ASCII whitespace only
 			out = append(out, p)
 		}
 	}
@@ -188,6 +200,9 @@ func (c *Config) validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.checkLimits(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkAuthLimit(); err != nil {
 		errs = append(errs, err)
 	}
 	if !c.Dev {

@@ -5,7 +5,11 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Mint rate limit defaults (Config.MintsPerSecond, Config.MintBurst). A browser needs one
@@ -17,25 +21,42 @@ const (
 	maxLimitedUsers       = 100000
 )
 
-// envNumber parses a numeric variable; empty is 0 (the default), garbage is -1 so that
-// validate names the variable.
+// envNumber parses a positive numeric variable; empty is 0 (the default), anything else that
+// is not a finite number > 0 is -1 so that validate names the variable.
 func envNumber(s string) float64 {
 	if s == "" {
 		return 0
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
 		return -1
 	}
 	return f
 }
 
+// envInt is envNumber for a positive integer variable: "0.5" or "2.0" is -1, not a truncated 0
+// that would silently become the default.
+func envInt(s string) int {
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n <= 0 {
+		return -1
+	}
+	return n
+}
+
 func (c *Config) checkLimits() error {
-	if c.MintsPerSecond < 0 {
-		return errors.New("MINTS_PER_SECOND must be a positive number")
+	var errs []error
+	if c.MintsPerSecond < 0 || math.IsNaN(c.MintsPerSecond) || math.IsInf(c.MintsPerSecond, 0) {
+		errs = append(errs, errors.New("MINTS_PER_SECOND must be a positive number"))
 	}
 	if c.MintBurst < 0 {
-		return errors.New("MINT_BURST must be a positive integer")
+		errs = append(errs, errors.New("MINT_BURST must be a positive integer"))
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	if c.MintsPerSecond == 0 {
 		c.MintsPerSecond = DefaultMintsPerSecond
@@ -46,12 +67,41 @@ func (c *Config) checkLimits() error {
 	return nil
 }
 
-// allowMint spends one mint of user; when none is left it sets Retry-After and reports
-// ErrRateLimited.
-func (s *Server) allowMint(w http.ResponseWriter, user string) error {
-	if ok, wait := s.mints.Spend(user); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
-		return ErrRateLimited
+// mintLimiter is a token bucket per user. Only the users that minted recently are kept: when
+// the map is full, users whose bucket is full again are forgotten.
+type mintLimiter struct {
+	mu    sync.Mutex
+	rate  rate.Limit
+	burst int
+	m     map[string]*rate.Limiter
+	now   func() time.Time
+}
+
+func newMintLimiter(perSec float64, burst int, now func() time.Time) *mintLimiter {
+	return &mintLimiter{rate: rate.Limit(perSec), burst: burst, m: make(map[string]*rate.Limiter), now: now}
+}
+
+// allow spends one mint of user; when none is left it sets Retry-After and reports ErrRateLimited.
+func (l *mintLimiter) allow(w http.ResponseWriter, user string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	lim, ok := l.m[user]
+	if !ok {
+		if len(l.m) >= maxLimitedUsers {
+			for u, x := range l.m {
+				if x.TokensAt(now) >= float64(l.burst) {
+					delete(l.m, u)
+				}
+			}
+		}
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.m[user] = lim
 	}
-	return nil
+	if lim.AllowN(now, 1) {
+		return nil
+	}
+	wait := math.Ceil((1 - lim.TokensAt(now)) / float64(l.rate))
+	w.Header().Set("Retry-After", strconv.Itoa(max(int(wait), 1)))
+	return ErrRateLimited
 }

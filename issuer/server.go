@@ -18,26 +18,27 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/qubital/office-router/internal/clientaddr"
 	"github.com/qubital/office-router/internal/httpx"
-	"github.com/qubital/office-router/internal/keyrate"
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
 // Server is the issuer's HTTP handler. Routes and bodies are in docs/protocol.md.
 type Server struct {
-	cfg      Config
-	minter   *Minter
-	realtime *RealtimeMinter
-	auth     Authenticator
-	dev      *devIdP
-	jwks     []byte
-	origins  httpx.Origins
-	m        *metrics
-	mints    *keyrate.Limiter // per-user mint budget (ratelimit.go)
-	log      *slog.Logger
-	cancel   context.CancelFunc
-	routes   map[string]map[string]handlerFunc
-	handler  http.Handler
+	cfg       Config
+	minter    *Minter
+	realtime  *RealtimeMinter
+	auth      Authenticator
+	dev       *devIdP
+	jwks      []byte
+	origins   httpx.Origins
+	m         *metrics
+	mints     *mintLimiter        // per-user mint budget (ratelimit.go)
+	authFails *clientaddr.Limiter // per-address failed access tokens (authlimit.go)
+	log       *slog.Logger
+	cancel    context.CancelFunc
+	routes    map[string]map[string]handlerFunc
+	handler   http.Handler
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -88,7 +89,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, minter: minter, origins: httpx.NewOrigins(cfg.AllowedOrigins), m: newMetrics(),
-		log: o.logger, cancel: func() {}, mints: keyrate.New(cfg.MintsPerSecond, cfg.MintBurst, maxLimitedUsers, o.now)}
+		log: o.logger, cancel: func() {}, mints: newMintLimiter(cfg.MintsPerSecond, cfg.MintBurst, o.now),
+		authFails: newAuthLimiter(cfg, o.now)}
 	if cfg.Dev {
 		o.logger.Warn("ISSUER IN DEV MODE: POST /dev/session mints tokens for any user, org and role; never expose it")
 	}
@@ -280,11 +282,11 @@ type AccessResponse struct {
 }
 
 func (s *Server) handleRequestAccess(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.authenticate(r)
+	id, err := s.authenticateLimited(w, r)
 	if err != nil {
 		return err
 	}
-	if err := s.allowMint(w, id.UserID); err != nil {
+	if err := s.mints.allow(w, id.UserID); err != nil {
 		return err
 	}
 	tok, err := s.minter.MintHandshake(id)
@@ -308,14 +310,14 @@ type RealtimeResponse struct {
 }
 
 func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.authenticate(r)
+	id, err := s.authenticateLimited(w, r)
 	if err != nil {
 		return err
 	}
 	if s.realtime == nil {
 		return ErrRealtimeDisabled
 	}
-	if err := s.allowMint(w, id.UserID); err != nil {
+	if err := s.mints.allow(w, id.UserID); err != nil {
 		return err
 	}
 	tok, err := s.realtime.Mint(id.UserID)

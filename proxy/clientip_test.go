@@ -102,7 +102,7 @@ func TestTrustedProxiesMappedAndZoned(t *testing.T) {
 	}{
 		{"IPv4-mapped CIDR", "::ffff:10.0.0.0/104", func(int) string { return "203.0.113.7" }, "198.51.100.9", 200, 429},
 		{"IPv4-mapped address", "::ffff:10.0.0.1", func(int) string { return "203.0.113.7" }, "198.51.100.9", 200, 429},
-		{"zones do not split an address", "10.0.0.0/8", func(i int) string { return "2001:db8::7%z" + strconv.Itoa(i) }, "2001:db8::9", 200, 429},
+		{"zones do not split an address", "10.0.0.0/8", func(i int) string { return "2001:db8::7%z" + strconv.Itoa(i) }, "2001:db8:0:1::9", 200, 429},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			trusted, err := proxy.ParseTrustedProxies(tc.trusted)

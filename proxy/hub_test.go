@@ -152,6 +152,8 @@ func TestFrameAbuse(t *testing.T) {
 	if code := utf.closeCode(); code != proxy.CloseInvalidUTF8 {
 		t.Fatalf("invalid UTF-8: close %d, want 1007", code)
 	}
+	// A flood of text pings: the hub counts "ping" against the message rate, since each costs a
+	// pong write (docs/protocol.md#liveness; the Worker's runtime answers it uncounted).
 	flood := e.dial("flood", "acme")
 	flood.next()
 	for range 10 {

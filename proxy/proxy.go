@@ -17,7 +17,6 @@ import (
 
 	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/httpx"
-	"github.com/qubital/office-router/internal/keyrate"
 	"github.com/qubital/office-router/verifier"
 )
 
@@ -34,7 +33,7 @@ type Proxy struct {
 	dialer     *websocket.Dialer
 	httpClient *http.Client
 	replay     *verifier.ReplayCache
-	failures   *keyrate.Limiter // failures per client address; only failures spend, so successes never wait
+	failures   *ipLimiter
 
 	mu      sync.Mutex
 	hubs    map[string]*hub
@@ -74,7 +73,7 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	for _, o := range opts {
 		o(p)
 	}
-	p.failures = keyrate.New(cfg.FailuresPerSecond, cfg.FailureBurst, maxRateLimitedAddresses, p.now)
+	p.failures = newIPLimiter(cfg.FailuresPerSecond, cfg.FailureBurst, p.now)
 	p.metrics = promhttp.HandlerFor(p.m.reg, promhttp.HandlerOpts{})
 	p.upgrader = websocket.Upgrader{
 		ReadBufferSize:  0, // read through the hijacked reader hijackWriter supplies (idle.go)
@@ -115,6 +114,7 @@ func (p *Proxy) MetricsHandler() http.Handler { return p.metrics }
 var route = regexp.MustCompile(`^/orgs/([^/]+)/(ws|publish)$`)
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = withDotSegmentsResolved(r) // as the Worker sees paths (dotpath.go)
 	switch r.URL.Path {
 	case "/healthz":
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -234,7 +234,7 @@ func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, contr
 func (p *Proxy) reject(w http.ResponseWriter, ip string, err error, start time.Time) {
 	p.m.latency.Observe(time.Since(start).Seconds())
 	if contract.Status(err) != http.StatusTooManyRequests && contract.Status(err) != http.StatusServiceUnavailable {
-		p.failures.Spend(ip)
+		p.failures.fail(ip)
 	}
 	p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 	writeError(w, err)
@@ -243,7 +243,7 @@ func (p *Proxy) reject(w http.ResponseWriter, ip string, err error, start time.T
 func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string) {
 	start := time.Now()
 	ip := p.clientIP(r)
-	if blocked, wait := p.failures.Blocked(ip); blocked {
+	if blocked, wait := p.failures.blocked(ip); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		p.m.handshakes.WithLabelValues("rejected", ErrRateLimited.Reason).Inc()
 		writeError(w, ErrRateLimited)
@@ -295,7 +295,7 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 	// Refused publish tokens spend the same per-address budget as failed handshakes: each costs
 	// an RSA verification, and the socket route's limit is no limit if this route has none.
 	ip := p.clientIP(r)
-	if blocked, wait := p.failures.Blocked(ip); blocked {
+	if blocked, wait := p.failures.blocked(ip); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		writeError(w, ErrRateLimited)
 		return
@@ -354,7 +354,7 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 // for handshakes.
 func (p *Proxy) publishFailed(w http.ResponseWriter, ip string, err error) {
 	if s := contract.Status(err); s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
-		p.failures.Spend(ip)
+		p.failures.fail(ip)
 	}
 	writeError(w, err)
 }

@@ -79,7 +79,7 @@ export interface ConnectOptions {
     /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
     preflight?: boolean;
     backoff?: BackoffOptions;
-    /** Gives up on an attempt whose socket is not open after this long (then retries). Default 10 s; 0 = never. */
+    /** Gives up on an attempt whose socket is not open after this long, and on a pre-flight that long (then retries). Default 10 s; 0 = never. */
     connectTimeoutMs?: number;
     /**
      * Messages kept while (re)connecting and sent once open, oldest first. Default 32; 0 = off

@@ -97,15 +97,35 @@ export function connect(opts) {
     const why = async (access) => {
         if (opts.preflight === false || !doFetch)
             return undefined;
+        // A black-holed router holds the pre-flight as long as it held the socket: bound it by the
+        // same connect timeout, or the client would stay "connecting" forever and never retry.
+        const ac = typeof AbortController === "function" ? new AbortController() : undefined;
+        const ask = async () => {
+            try {
+                const res = await doFetch(preflightURL(access.url), { headers: { Authorization: `Bearer ${access.token}` }, signal: ac?.signal });
+                if (res.ok)
+                    return undefined;
+                const body = (await res.json());
+                return body.error;
+            }
+            catch {
+                return undefined; // router unreachable: a network problem, retry
+            }
+        };
+        if (connectTimeoutMs <= 0)
+            return ask();
+        let limit;
+        const gaveUp = new Promise((res) => {
+            limit = later(() => {
+                ac?.abort();
+                res(undefined);
+            }, connectTimeoutMs);
+        });
         try {
-            const res = await doFetch(preflightURL(access.url), { headers: { Authorization: `Bearer ${access.token}` } });
-            if (res.ok)
-                return undefined;
-            const body = (await res.json());
-            return body.error;
+            return await Promise.race([ask(), gaveUp]);
         }
-        catch {
-            return undefined; // router unreachable: a network problem, retry
+        finally {
+            cancel(limit);
         }
     };
     const open = async () => {
@@ -191,6 +211,8 @@ export function connect(opts) {
             if (!opened) {
                 // A refused handshake looks like 1006 to a browser; the pre-flight says why.
                 const reason = await why(access);
+                if (stopped)
+                    return; // close() during the pre-flight: the app asked for no more callbacks
                 if (reason)
                     opts.onRejected?.(reason);
                 if (reason && TERMINAL_REASONS.has(reason))

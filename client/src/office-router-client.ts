@@ -86,7 +86,7 @@ export interface ConnectOptions {
   /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
   preflight?: boolean;
   backoff?: BackoffOptions;
-  /** Gives up on an attempt whose socket is not open after this long (then retries). Default 10 s; 0 = never. */
+  /** Gives up on an attempt whose socket is not open after this long, and on a pre-flight that long (then retries). Default 10 s; 0 = never. */
   connectTimeoutMs?: number;
   /**
    * Messages kept while (re)connecting and sent once open, oldest first. Default 32; 0 = off
@@ -228,13 +228,31 @@ export function connect(opts: ConnectOptions): Connection {
 
   const why = async (access: Access): Promise<string | undefined> => {
     if (opts.preflight === false || !doFetch) return undefined;
+    // A black-holed router holds the pre-flight as long as it held the socket: bound it by the
+    // same connect timeout, or the client would stay "connecting" forever and never retry.
+    const ac = typeof AbortController === "function" ? new AbortController() : undefined;
+    const ask = async (): Promise<string | undefined> => {
+      try {
+        const res = await doFetch(preflightURL(access.url), { headers: { Authorization: `Bearer ${access.token}` }, signal: ac?.signal });
+        if (res.ok) return undefined;
+        const body = (await res.json()) as { error?: string };
+        return body.error;
+      } catch {
+        return undefined; // router unreachable: a network problem, retry
+      }
+    };
+    if (connectTimeoutMs <= 0) return ask();
+    let limit: unknown;
+    const gaveUp = new Promise<undefined>((res) => {
+      limit = later(() => {
+        ac?.abort();
+        res(undefined);
+      }, connectTimeoutMs);
+    });
     try {
-      const res = await doFetch(preflightURL(access.url), { headers: { Authorization: `Bearer ${access.token}` } });
-      if (res.ok) return undefined;
-      const body = (await res.json()) as { error?: string };
-      return body.error;
-    } catch {
-      return undefined; // router unreachable: a network problem, retry
+      return await Promise.race([ask(), gaveUp]);
+    } finally {
+      cancel(limit);
     }
   };
 
@@ -298,6 +316,7 @@ export function connect(opts: ConnectOptions): Connection {
       if (!opened) {
         // A refused handshake looks like 1006 to a browser; the pre-flight says why.
         const reason = await why(access);
+        if (stopped) return; // close() during the pre-flight: the app asked for no more callbacks
         if (reason) opts.onRejected?.(reason);
         if (reason && TERMINAL_REASONS.has(reason)) return stop({ code: ev.code, reason });
         return retry({ code: ev.code, reason });

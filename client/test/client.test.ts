@@ -228,12 +228,50 @@ test("a socket stuck connecting is closed after connectTimeoutMs and retried", a
   await h.flush();
   assert.equal(FakeSocket.instances[0].readyState, 3);
   assert.equal(h.conn.status, "reconnecting");
-  assert.equal(h.timers.length, 2, "a backoff timer follows");
-  h.timers[1].fn();
+  // [connect timeout, pre-flight bound, backoff]
+  assert.deepEqual(h.timers.map((t) => t.ms), [5000, 5000, 375], "a backoff timer follows");
+  h.timers[2].fn();
   await h.flush();
   assert.equal(FakeSocket.instances.length, 2);
   FakeSocket.instances[1].accept();
   assert.equal(h.conn.status, "open");
+});
+
+test("a pre-flight that never answers is given up after connectTimeoutMs, then the client retries", async () => {
+  // A black-holed router: the socket hangs (closed by the connect timeout), and so does the
+  // pre-flight GET. Without a bound the client stayed "connecting" forever.
+  const h = harness(undefined, {
+    connectTimeoutMs: 5000,
+    fetch: (() => new Promise(() => {})) as unknown as typeof fetch,
+  });
+  await h.flush();
+  h.timers[0].fn(); // connect timeout: the socket closes, the pre-flight starts and hangs
+  await h.flush();
+  assert.equal(h.conn.status, "connecting");
+  assert.deepEqual(h.timers.map((t) => t.ms), [5000, 5000], "the pre-flight is bounded");
+  h.timers[1].fn();
+  await h.flush();
+  assert.equal(h.conn.status, "reconnecting");
+  assert.equal(h.timers.length, 3, "a backoff timer follows");
+  h.timers[2].fn();
+  await h.flush();
+  assert.equal(FakeSocket.instances.length, 2, "a second attempt");
+});
+
+test("close() while the pre-flight is asked ends it: no onRejected, no second closed", async () => {
+  let answer: (v: unknown) => void = () => {};
+  const h = harness(undefined, {
+    fetch: (() => new Promise((r) => (answer = r))) as unknown as typeof fetch,
+  });
+  await h.flush();
+  void FakeSocket.instances[0].drop(1006); // the handshake failed: the pre-flight starts
+  await h.flush();
+  h.conn.close();
+  answer({ ok: false, json: async () => ({ error: "origin_not_allowed" }) });
+  await h.flush();
+  assert.deepEqual(h.rejected, [], "no callback after close()");
+  assert.deepEqual(h.statuses.map((s) => s.s), ["connecting", "closed"]);
+  assert.equal(h.timers.length, 0, "no retry scheduled");
 });
 
 test("messages sent while reconnecting are buffered (bounded), volatile ones dropped", async () => {

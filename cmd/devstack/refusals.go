@@ -10,9 +10,12 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/qubital/office-router/contract"
 )
@@ -41,7 +44,7 @@ func (l *refusalLog) wrap(name string, next http.Handler) http.Handler {
 		if !contract.IsValidID(reason) {
 			reason = "-"
 		}
-		line := fmt.Sprintf("%s refused  %-6s %s %s → %d %s", time.Now().Format("15:04:05"), name, r.Method, r.URL.Path, rec.status, reason)
+		line := fmt.Sprintf("%s refused  %-6s %s %s → %d %s", time.Now().Format("15:04:05"), name, r.Method, logPath(r.URL.Path), rec.status, reason)
 		if u := userOf(r); u != "" {
 			line += " user=" + u
 		}
@@ -61,6 +64,25 @@ var (
 	ansi    = regexp.MustCompile(`\x1b\[[0-9;]*m`) // wrangler colours warnings
 	orgPath = regexp.MustCompile(`^/orgs/([A-Za-z0-9_-]{1,128})/(ws|publish)$`)
 )
+
+// jwtLike is three base64url runs joined by dots: what a token looks like wherever it appears.
+var jwtLike = regexp.MustCompile(`[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*`)
+
+// logPath is the request path as the refusal line shows it. The path is the client's: a token
+// pasted into it is replaced by <token>, a long one is cut, and one with anything but plain
+// characters is quoted, so that a decoded %0A cannot forge a second log line.
+func logPath(p string) string {
+	p = jwtLike.ReplaceAllString(p, "<token>")
+	if len(p) > 160 {
+		p = p[:160] + "…"
+	}
+	for _, c := range p {
+		if !unicode.IsPrint(c) || c == ' ' || c == '"' || c == utf8.RuneError {
+			return strconv.Quote(p)
+		}
+	}
+	return p
+}
 
 func orgOf(path string) string {
 	if m := orgPath.FindStringSubmatch(path); m != nil {

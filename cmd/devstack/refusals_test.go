@@ -29,6 +29,12 @@ func TestRefusalLogOneLinePerRefusalWithoutTheToken(t *testing.T) {
 		{"a garbage token names no user", 401, `{"error":"malformed"}`, "/orgs/acme/ws",
 			http.Header{"Authorization": {"Bearer x.y!.z"}}, `→ 401 malformed org=acme\n$`},
 		{"a non-JSON body", 404, "nope", "/nowhere", nil, `→ 404 -\n$`},
+		// The path is the client's: it must not forge a second line, nor carry a token to the log.
+		{"a newline in the path stays on one line", 404, `{"error":"not_found"}`,
+			"/x%0A23:59:59%20refused%20%20proxy%20GET%20/orgs/acme/ws", nil,
+			`^\d\d:\d\d:\d\d refused  proxy  GET "/x\\n23:59:59 refused  proxy GET /orgs/acme/ws" → 404 not_found\n$`},
+		{"a token in the path is not logged", 404, `{"error":"not_found"}`, "/orgs/acme/ws/" + token, nil,
+			`^\d\d:\d\d:\d\d refused  proxy  GET /orgs/acme/ws/<token> → 404 not_found\n$`},
 		{"success is silent", 200, `{"ok":true}`, "/orgs/acme/ws", nil, ""},
 	}
 	for _, tt := range tests {

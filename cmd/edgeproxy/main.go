@@ -75,6 +75,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *health {
 		return cli.HealthCheck(ctx, *addr)
 	}
+	if err := checkLimitFlags(fs); err != nil {
+		return err
+	}
 	logger, err := serve.Logger(*logLevel)
 	if err != nil {
 		return err

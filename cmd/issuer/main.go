@@ -59,6 +59,7 @@ environment (docs/configuration.md); every missing or bad variable is reported a
 		{Name: "WORKOS_CLIENT_ID", Meaning: "when set, an access token's aud and client_id, where present, must name it"},
 		{Name: "MINTS_PER_SECOND", Meaning: "per-user token budget (default 2); over it 429 rate_limited"},
 		{Name: "MINT_BURST", Meaning: "per-user burst (default 20)"},
+		{Name: "TRUSTED_PROXIES", Meaning: "CIDRs whose CF-Connecting-IP / X-Forwarded-For the failed-access-token limiter believes"},
 		{Name: "SUPABASE_JWT_SECRET", Meaning: ">= 32 bytes, for /api/v1/realtime/token (optional)"},
 		cli.EnvAllowedOrigins,
 	},

@@ -168,7 +168,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return json.NewEncoder(stdout).Encode(map[string]any{"accessToken": at, "token": a.Token, "url": a.URL, "expiresAt": a.ExpiresAt})
 	case "rotate-check":
-		return rotateCheck(ctx, fs, args, router, org, user, role, stdout)
+		return rotateCheck(ctx, fs, args, router, org, user, role, stdout, stderr)
 	case "connect":
 		auth := fs.String("auth", "subprotocol", "token position: header or subprotocol")
 		if done, err := parse(); done || err != nil {

@@ -79,6 +79,13 @@ func TestHelpAndVersionExitZero(t *testing.T) {
 		{[]string{"load", "--help"}, "-conns"},
 		{[]string{"publish", "help"}, "-to"},
 		{[]string{"connect", "-h"}, "-access-token"},
+		// Commands that parse their own flags have the same manners as the others.
+		{[]string{"rotate-check", "-h"}, "usage: wsharness rotate-check"},
+		{[]string{"rotate-check", "help"}, "-trusted"},
+		{[]string{"rotate-check", "-version"}, "wsharness rotate-check "},
+		{[]string{"soak", "-h"}, "usage: wsharness soak"},
+		{[]string{"soak", "--help"}, "-edgeproxy"},
+		{[]string{"soak", "-version"}, "wsharness soak "},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"time"
 
+	"github.com/qubital/office-router/internal/cli"
 	"github.com/qubital/office-router/internal/harness"
 	"github.com/qubital/office-router/internal/rsakey"
 	"github.com/qubital/office-router/internal/stack"
@@ -42,7 +43,8 @@ func soakCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	duration := fs.Duration("duration", 10*time.Minute, "how long")
 	warmup := fs.Duration("warmup", 0, "excluded from the drift figures (default a quarter of -duration)")
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	if err := fs.Parse(args); err != nil {
+	doc := cli.Doc{Synopsis: "usage: wsharness soak -edgeproxy BIN | -router URL -key FILE -pid N [flags]"}
+	if done, err := cli.Parse(fs, args, doc, stdout, stderr); done || err != nil {
 		return err
 	}
 	cfg := harness.SoakConfig{Conns: *conns, Orgs: *orgs, ChurnPerSec: *churn, MessagesPerSec: *rate,

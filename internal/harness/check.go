@@ -285,6 +285,7 @@ func (c *checker) cases() []checkCase {
 		{"bad_message", "error bad_message", c.badMessage},
 	}
 	list = append(list, c.boundaryCases()...) // issue 13: check_boundary.go
+	list = append(list, c.dotPathCases()...)  // check_dotpath.go
 	if c.cfg.Origin != "" {
 		list = append(list, checkCase{"origin_allowed", "101 office-router.v1 welcome", func(ctx context.Context) (string, error) {
 			return c.handshake(ctx, x, c.craft(), InSubprotocol, http.Header{"Origin": {c.cfg.Origin}})

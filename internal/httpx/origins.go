@@ -77,8 +77,13 @@ func ParseSocketOrigins(list []string) (Origins, error) {
 	return o, nil
 }
 
+// TrimEntry trims the ASCII space, tab, CR and LF around a list entry, and nothing else: Go's
+// strings.TrimSpace and JavaScript's trim() disagree beyond ASCII (U+0085, U+FEFF), and the
+// issuer, the proxy and the Worker must judge the same ALLOWED_ORIGINS identically.
+func TrimEntry(s string) string { return strings.Trim(s, " \t\r\n") }
+
 func parseOriginPattern(raw string) (originPattern, error) {
-	s := strings.TrimRight(strings.TrimSpace(raw), "/")
+	s := strings.TrimRight(TrimEntry(raw), "/")
 	if s == "*" {
 		return originPattern{any: true}, nil
 	}

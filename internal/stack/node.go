@@ -22,6 +22,7 @@ func NodeBinDir(ctx context.Context, root string, log io.Writer) (string, error)
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts", "node.sh"), "--bin-dir")
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	killGroupOnCancel(cmd) // the first run fetches a Node with npm
 	err := cmd.Run()
 	msg := strings.TrimSpace(stderr.String())
 	if err != nil {

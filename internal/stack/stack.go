@@ -194,6 +194,7 @@ func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {
 	cmd.Dir = root
 	cmd.Env = withPath(os.Environ(), nodeDir)
 	cmd.Stdout, cmd.Stderr = out, &stderr
+	killGroupOnCancel(cmd)
 	if err := cmd.Run(); err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return errors.New(msg)
@@ -201,6 +202,16 @@ func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {
 		return fmt.Errorf("npm ci in worker/: %w", err)
 	}
 	return nil
+}
+
+// killGroupOnCancel makes a script's cancel stop what it started. npm (or a Node download) runs
+// under bash: killing bash alone would orphan npm, which keeps writing node_modules and holds our
+// output pipe until it is done. The script gets its own process group, killed whole on cancel and
+// by the kernel when the stack dies (pdeathsig); WaitDelay bounds the wait for the pipe.
+func killGroupOnCancel(cmd *exec.Cmd) {
+	cmd.SysProcAttr = childAttr()
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 }
 
 // nodeModulesFresh reports whether worker/node_modules was installed from the current lock file.

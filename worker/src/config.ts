@@ -1,5 +1,5 @@
 // Worker configuration from wrangler vars (docs/configuration.md), validated once per isolate.
-import { ANY_ORIGIN_FOR_SOCKETS, originMatches, parseOriginPattern, type OriginPattern } from "./origins";
+import { ANY_ORIGIN_FOR_SOCKETS, originMatches, parseOriginPattern, trimEntry, type OriginPattern } from "./origins";
 import { importPublicKeys, type VerifyConfig } from "./verify";
 
 export interface RouterConfig extends VerifyConfig {
@@ -62,7 +62,7 @@ async function build(env: Env): Promise<RouterConfig> {
     keys: await importPublicKeys(env.CONN_JWT_PUBLIC_KEY),
     allowedOrigins: (env.ALLOWED_ORIGINS ?? "")
       .split(",")
-      .map((o) => o.trim())
+      .map(trimEntry)
       .filter((o) => o !== "")
       .map((o) => {
         let p: OriginPattern;

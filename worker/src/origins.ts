@@ -58,9 +58,16 @@ function splitOrigin(s: string): { scheme: string; host: string; port: string } 
   return { scheme, host, port };
 }
 
+/**
+ * Trims the ASCII space, tab, CR and LF around a list entry, and nothing else: trim() and Go's
+ * strings.TrimSpace disagree beyond ASCII (U+FEFF, U+0085), and the Go issuer and proxy must judge
+ * the same ALLOWED_ORIGINS as the Worker.
+ */
+export const trimEntry = (s: string): string => s.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, "");
+
 /** Parses one entry; throws Error(BAD_ORIGIN) for anything that is not a pattern. */
 export function parseOriginPattern(raw: string): OriginPattern {
-  const s = raw.trim().replace(/\/+$/, "");
+  const s = trimEntry(raw).replace(/\/+$/, "");
   if (s === "*") return { any: true, scheme: "", host: "", sub: false, port: "", anyPort: false, literally: "*" };
   const parts = splitOrigin(s);
   if (!parts) throw new Error(BAD_ORIGIN);

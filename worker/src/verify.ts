@@ -53,7 +53,13 @@ export async function importPublicKeys(pem: string): Promise<Map<string, CryptoK
     if (!block.startsWith("-----BEGIN PUBLIC KEY-----")) {
       throw new Error(`CONN_JWT_PUBLIC_KEY: key ${i + 1} is not a "PUBLIC KEY" block`);
     }
-    const key = await importSPKI(block, "RS256", { extractable: true });
+    let key: CryptoKey;
+    try {
+      key = await importSPKI(block, "RS256", { extractable: true });
+    } catch {
+      // jose's message ("Invalid SPKI input.") names neither the variable nor the key.
+      throw new Error(`CONN_JWT_PUBLIC_KEY: key ${i + 1} is not an RSA public key`);
+    }
     const bits = (key.algorithm as unknown as { modulusLength: number }).modulusLength;
     if (bits < MIN_RSA_BITS) {
       throw new Error(`CONN_JWT_PUBLIC_KEY: key ${i + 1} has ${bits} bits; at least ${MIN_RSA_BITS} required`);

@@ -16,6 +16,11 @@ describe("shared origin vectors", () => {
   it.each(vectors.invalid)("refuses the pattern %j", (p) => {
     expect(() => parseOriginPattern(p)).toThrow(/not an origin/);
   });
+  // The list is split and trimmed as in Go (issuer.SplitList): an entry the vectors refuse is
+  // refused inside a list too, not trimmed into validity first.
+  it.each(vectors.invalid.filter((p) => p.trim() !== p))("refuses %j inside ALLOWED_ORIGINS", async (p) => {
+    await expect(getConfig({ ...env, ALLOWED_ORIGINS: `https://ok.test,${p}` } as Env)).rejects.toThrow(/not an origin/);
+  });
   it.each(vectors.socketInvalid)("the Worker refuses %j for sockets", async (list) => {
     for (const o of list.split(",")) expect(() => parseOriginPattern(o)).not.toThrow(); // valid for CORS
     await expect(getConfig({ ...env, ALLOWED_ORIGINS: list } as Env)).rejects.toThrow(/would let any website/);

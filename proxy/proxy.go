@@ -34,6 +34,7 @@ type Proxy struct {
 	httpClient *http.Client
 	replay     *verifier.ReplayCache
 	failures   *ipLimiter
+	backend    orgBackend // hub or forwarder, chosen once by newBackend
 
 	mu      sync.Mutex
 	hubs    map[string]*hub
@@ -82,7 +83,8 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, with JSON answers
 		Error:           func(w http.ResponseWriter, _ *http.Request, _ int, _ error) { writeError(w, ErrBadHandshake) },
 	}
-	if cfg.Upstream == "" {
+	p.backend = newBackend(p)
+	if _, hub := p.backend.(hubBackend); hub {
 		go p.pinger()
 	}
 	return p, nil
@@ -255,35 +257,33 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 		return
 	}
 	if !upgrade {
-		if p.cfg.Upstream != "" && p.cfg.ForwardToken {
-			p.forwardHTTP(w, r, http.MethodGet, ext.Token, nil) // the upstream knows which jtis are used
-			return
-		}
-		if p.replay.Seen(id.JTI, p.now()) { // hub mode, or forward mode with identity headers
-			p.reject(w, ip, contract.ErrReplayed, start)
-			return
-		}
-		p.m.handshakes.WithLabelValues("preflight", "ok").Inc()
-		p.m.latency.Observe(time.Since(start).Seconds())
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "userId": id.UserID, "orgId": id.OrgID,
-			"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
+		p.backend.preflight(w, r, id, ext, start)
 		return
 	}
 	// The jti is spent here in hub mode and in forward mode with identity headers (the upstream
 	// never sees the token). With ForwardToken the upstream judges the token, replay included,
 	// in the one store that every forwarder in front of it shares; a forwarder's own store would
 	// know only the sockets that happened to pass through it.
-	if !p.cfg.ForwardToken || p.cfg.Upstream == "" {
+	if !p.backend.spendsJTI() {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
 			p.reject(w, ip, err, start)
 			return
 		}
 	}
-	if p.cfg.Upstream != "" {
-		p.forward(w, r, id, ext, start)
+	p.backend.connect(w, r, id, ext, start)
+}
+
+// localPreflight answers a pre-flight where this process keeps the jtis: refused if the token
+// was used, else who it is for.
+func (p *Proxy) localPreflight(w http.ResponseWriter, r *http.Request, id verifier.Identity, start time.Time) {
+	if p.replay.Seen(id.JTI, p.now()) {
+		p.reject(w, p.clientIP(r), contract.ErrReplayed, start)
 		return
 	}
-	p.serveHub(w, r, id, ext, start)
+	p.m.handshakes.WithLabelValues("preflight", "ok").Inc()
+	p.m.latency.Observe(time.Since(start).Seconds())
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "userId": id.UserID, "orgId": id.OrgID,
+		"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 }
 
 func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
@@ -333,21 +333,13 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 	// Publish tokens are single-use too, as on the Worker: spent once the body is accepted, so a
 	// refused body does not burn the token. The same rule as sockets says where: here, unless
 	// ForwardToken leaves the token to the upstream.
-	if p.cfg.Upstream == "" || !p.cfg.ForwardToken {
+	if !p.backend.spendsJTI() {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
 			p.publishFailed(w, ip, err)
 			return
 		}
 	}
-	if p.cfg.Upstream != "" {
-		p.forwardHTTP(w, r, http.MethodPost, tok, raw)
-		return
-	}
-	n := 0
-	if h := p.hub(org); h != nil {
-		n = h.publish(body.To, body.Data)
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+	p.backend.publish(w, r, org, tok, raw, body)
 }
 
 // publishFailed answers a refused publish token and charges ip's failure budget, as reject does

@@ -19,7 +19,7 @@ import (
 // client is one socket in a hub. The handler goroutine reads (readLoop); a writer goroutine
 // exists only while the queue has something to send, so an idle connection costs one goroutine.
 type client struct {
-	p      *Proxy
+	env    *clientEnv
 	h      *hub
 	conn   *websocket.Conn
 	br     *bufio.Reader // gorilla reads through it; see idle.go
@@ -72,11 +72,20 @@ type outgoing struct {
 
 // newClient returns a connecting client, not yet attached to a socket: it can join its hub and
 // queue messages, but no writer runs (writing is held true) until attach.
-func newClient(p *Proxy, h *hub, id verifier.Identity) *client {
+func newClient(env *clientEnv, h *hub, id verifier.Identity) *client {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &client{p: p, h: h, id: id, connID: hex.EncodeToString(b[:]), writing: true,
-		limit: rate.NewLimiter(rate.Limit(p.cfg.MessagesPerSecond), p.cfg.MessageBurst)}
+	return &client{env: env, h: h, id: id, connID: hex.EncodeToString(b[:]), writing: true,
+		limit: rate.NewLimiter(rate.Limit(env.cfg.MessagesPerSecond), env.cfg.MessageBurst)}
+}
+
+// clientEnv is what a hub's clients need from the process, instead of a pointer back to the
+// Proxy: the validated limits, the metrics, and the wait group that Shutdown waits on (every
+// reader, writer and close goroutine is counted in it).
+type clientEnv struct {
+	cfg *Config
+	m   *metrics
+	wg  *sync.WaitGroup
 }
 
 // attach gives the client its upgraded socket and starts writing what was queued meanwhile.
@@ -88,7 +97,7 @@ func (c *client) attach(conn *websocket.Conn, br *bufio.Reader) {
 	c.writing = false
 	if len(c.queue) > 0 {
 		c.writing = true
-		c.p.wg.Add(1)
+		c.env.wg.Add(1)
 		go c.writeLoop()
 	}
 }
@@ -101,13 +110,13 @@ func (c *client) enqueue(data []byte) bool {
 		c.mu.Unlock()
 		return false
 	}
-	if len(c.queue) >= c.p.cfg.SendQueue {
+	if len(c.queue) >= c.env.cfg.SendQueue {
 		attached := c.state == stateOpen
 		c.setState(stateClosed)
 		c.queue = nil
 		conn := c.conn
 		c.mu.Unlock()
-		c.p.m.slow.Inc()
+		c.env.m.slow.Inc()
 		if attached {
 			c.abort(conn, CloseSlowConsumer, "slow consumer")
 		}
@@ -115,7 +124,7 @@ func (c *client) enqueue(data []byte) bool {
 	}
 	c.push(outgoing{data: data})
 	c.mu.Unlock()
-	c.p.m.out.Inc()
+	c.env.m.out.Inc()
 	return true
 }
 
@@ -124,7 +133,7 @@ func (c *client) push(m outgoing) {
 	c.queue = append(c.queue, m)
 	if !c.writing {
 		c.writing = true
-		c.p.wg.Add(1)
+		c.env.wg.Add(1)
 		go c.writeLoop()
 	}
 }
@@ -166,10 +175,10 @@ func (c *client) closeGracefully(code int, reason string) {
 // (gorilla's WriteControl waits for the frame in progress), at most WriteWait; the read loop
 // then ends on the peer's answer or after closeGrace. Never called with locks that broadcast needs.
 func (c *client) abort(conn *websocket.Conn, code int, reason string) {
-	c.p.wg.Add(1)
+	c.env.wg.Add(1)
 	go func() {
-		defer c.p.wg.Done()
-		if conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.p.cfg.WriteWait)) != nil {
+		defer c.env.wg.Done()
+		if conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.env.cfg.WriteWait)) != nil {
 			_ = conn.NetConn().Close()
 			return
 		}
@@ -188,7 +197,7 @@ func (c *client) kill() {
 }
 
 func (c *client) writeLoop() {
-	defer c.p.wg.Done()
+	defer c.env.wg.Done()
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -211,8 +220,8 @@ func (c *client) writeLoop() {
 			}
 			// One deadline per WriteWait/2 rather than per message: setting it re-arms a
 			// runtime timer, a cost a broadcast pays once per recipient and message.
-			if now := time.Now(); c.writeDeadline.Sub(now) < c.p.cfg.WriteWait/2 {
-				c.writeDeadline = now.Add(c.p.cfg.WriteWait)
+			if now := time.Now(); c.writeDeadline.Sub(now) < c.env.cfg.WriteWait/2 {
+				c.writeDeadline = now.Add(c.env.cfg.WriteWait)
 				_ = c.conn.SetWriteDeadline(c.writeDeadline)
 			}
 			deadline := c.writeDeadline
@@ -248,8 +257,8 @@ var (
 // readLoop runs in the connection's read goroutine until the socket closes or fails; the
 // caller then leaves the hub and lingers.
 func (c *client) readLoop() {
-	wait := 2*c.p.cfg.PingPeriod + c.p.cfg.WriteWait
-	c.conn.SetReadLimit(c.p.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
+	wait := 2*c.env.cfg.PingPeriod + c.env.cfg.WriteWait
+	c.conn.SetReadLimit(c.env.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
 	_ = c.conn.SetReadDeadline(time.Now().Add(wait))
 	c.conn.SetPongHandler(func(string) error {
 		if c.isClosed() {
@@ -280,7 +289,7 @@ func (c *client) readLoop() {
 		if err != nil {
 			return
 		}
-		c.p.m.in.Inc()
+		c.env.m.in.Inc()
 		if c.isClosed() {
 			continue // draining until the peer answers our close
 		}

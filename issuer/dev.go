@@ -12,9 +12,9 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/httpx"
 	"github.com/qubital/office-router/internal/rsakey"
-	"github.com/qubital/office-router/verifier"
 )
 
 // DevIdPIssuer is the `iss` of dev-mode access tokens.
@@ -73,7 +73,7 @@ func (s *Server) handleDevSession(w http.ResponseWriter, r *http.Request) error 
 	if req.Role == "" {
 		req.Role = DefaultRole
 	}
-	if !verifier.IsValidID(req.UserID) || !verifier.IsValidID(req.OrgID) || !verifier.IsValidRole(req.Role) {
+	if !contract.IsValidID(req.UserID) || !contract.IsValidID(req.OrgID) || !contract.IsValidRole(req.Role) {
 		return fmt.Errorf("%w: userId and orgId must be 1-128 of [A-Za-z0-9_-], role 1-64 of [a-z0-9_-]", ErrBadRequest)
 	}
 	tok, err := s.dev.accessToken(Identity(req))

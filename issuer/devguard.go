@@ -23,7 +23,7 @@ const DevBanner = `
 func (c *Config) checkDevIsolation() error {
 	if !c.Dev {
 		if c.DevPrivateKeyPEM != "" {
-			return errors.New("-dev-key-file is only for -dev")
+			return errors.New("DevPrivateKeyPEM is only for Dev mode")
 		}
 		return nil
 	}
@@ -34,7 +34,7 @@ func (c *Config) checkDevIsolation() error {
 		{"SUPABASE_JWT_SECRET", c.SupabaseJWTSecret},
 	} {
 		if v.value != "" {
-			return fmt.Errorf("-dev refuses to start with %s set: dev mode mints tokens for anyone; unset it (a dev key goes in -dev-key-file)", v.name)
+			return fmt.Errorf("Dev mode refuses to start with %s set: dev mode mints tokens for anyone; unset it (a dev key goes in DevPrivateKeyPEM)", v.name)
 		}
 	}
 	return nil

@@ -33,7 +33,7 @@ func TestDevRefusesProductionSettings(t *testing.T) {
 		{"dev key without dev", func(c *issuer.Config) {
 			*c = baseConfig(t, newFakeWorkOS(t))
 			c.DevPrivateKeyPEM = string(keyPEM)
-		}, "-dev-key-file"},
+		}, "DevPrivateKeyPEM"},
 		{"dev key", func(c *issuer.Config) { dev(c); c.DevPrivateKeyPEM = string(keyPEM) }, ""},
 		{"generated key", dev, ""},
 	} {

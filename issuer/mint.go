@@ -10,8 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/rsakey"
-	"github.com/qubital/office-router/verifier"
 )
 
 // Token lifetimes fixed by the contract (docs/protocol.md).
@@ -26,10 +26,6 @@ const (
 	RealtimeRole     = "authenticated"
 	minSecretBytes   = 32
 )
-
-// ErrInvalidIdentity means a user, org or role does not fit the handshake-token formats, so no
-// router would accept a token minted for it.
-var ErrInvalidIdentity = errors.New("invalid_identity")
 
 // Identity is who a token is for.
 type Identity struct {
@@ -79,26 +75,33 @@ func (m *Minter) PublicKey() *rsa.PublicKey { return &m.key.PublicKey }
 
 // MintHandshake signs a 60-second handshake token for id.
 func (m *Minter) MintHandshake(id Identity) (Token, error) {
-	if !verifier.IsValidID(id.UserID) || !verifier.IsValidID(id.OrgID) || !verifier.IsValidRole(id.Role) {
+	if !contract.IsValidID(id.UserID) || !contract.IsValidID(id.OrgID) || !contract.IsValidRole(id.Role) {
 		return Token{}, ErrInvalidIdentity
 	}
-	return m.sign(HandshakeTTL, jwt.MapClaims{"sub": id.UserID, "userId": id.UserID, "orgId": id.OrgID, "role": id.Role})
+	iat, exp := m.window(HandshakeTTL)
+	return m.sign(contract.HandshakeClaims{Issuer: m.issuer, Audience: m.audience, UserID: id.UserID, OrgID: id.OrgID,
+		Role: id.Role, JTI: newJTI(), IssuedAt: iat, NotBefore: iat, ExpiresAt: exp}.Map(), exp)
 }
 
 // MintPublish signs a 60-second service token that lets subject publish to org's sockets
 // (POST /orgs/{orgId}/publish). It can never open a socket.
 func (m *Minter) MintPublish(orgID, subject string) (Token, error) {
-	if !verifier.IsValidID(orgID) || !verifier.IsValidID(subject) {
+	if !contract.IsValidID(orgID) || !contract.IsValidID(subject) {
 		return Token{}, ErrInvalidIdentity
 	}
-	return m.sign(PublishTTL, jwt.MapClaims{"sub": subject, "orgId": orgID, "scope": "publish"})
+	iat, exp := m.window(PublishTTL)
+	return m.sign(contract.PublishClaims{Issuer: m.issuer, Audience: m.audience, Subject: subject, OrgID: orgID,
+		JTI: newJTI(), IssuedAt: iat, NotBefore: iat, ExpiresAt: exp}.Map(), exp)
 }
 
-func (m *Minter) sign(ttl time.Duration, c jwt.MapClaims) (Token, error) {
+// window is a token's iat (now) and exp (now + ttl), in Unix seconds.
+func (m *Minter) window(ttl time.Duration) (iat, exp int64) {
 	now := m.now().Unix()
-	exp := now + int64(ttl/time.Second)
-	c["iss"], c["aud"], c["iat"], c["nbf"], c["exp"], c["jti"] = m.issuer, m.audience, now, now, exp, newJTI()
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	return now, now + int64(ttl/time.Second)
+}
+
+func (m *Minter) sign(c map[string]any, exp int64) (Token, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(c))
 	t.Header["kid"] = m.kid
 	s, err := t.SignedString(m.key)
 	if err != nil {

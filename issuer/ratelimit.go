@@ -21,9 +21,6 @@ const (
 	maxLimitedUsers       = 100000
 )
 
-// ErrRateLimited: the caller has minted too many tokens; 429 with Retry-After.
-var ErrRateLimited = errors.New("rate_limited")
-
 // envNumber parses a positive numeric variable; empty is 0 (the default), anything else that
 // is not a finite number > 0 is -1 so that validate names the variable.
 func envNumber(s string) float64 {

@@ -19,7 +19,7 @@ import (
 // client is one socket in a hub. The handler goroutine reads (readLoop); a writer goroutine
 // exists only while the queue has something to send, so an idle connection costs one goroutine.
 type client struct {
-	p      *Proxy
+	env    *clientEnv
 	h      *hub
 	conn   *websocket.Conn
 	br     *bufio.Reader // gorilla reads through it; see idle.go
@@ -27,13 +27,40 @@ type client struct {
 	connID string
 	limit  *rate.Limiter
 
-	mu      sync.Mutex
-	queue   []outgoing
+	mu    sync.Mutex
+	queue []outgoing
+	state connState // changed only by setState
+	// writing: a writer goroutine runs (or, while connecting, is held back until attach).
 	writing bool
-	closed  bool // no more messages accepted
-	aborted bool // queue dropped: the writer stops after its current write
 
 	writeDeadline time.Time // the socket's write deadline; only the (single) writer touches it
+}
+
+// connState is where a client is in its life: connecting → open → closing → closed. Moves are
+// forward only and may skip a state (a socket whose upgrade fails goes from connecting to
+// closed; a Shutdown during the upgrade goes from connecting to closing).
+type connState uint8
+
+const (
+	// stateConnecting: joined its hub before the 101; messages queue, nothing is written.
+	stateConnecting connState = iota
+	// stateOpen: the socket is attached; messages are accepted and written.
+	stateOpen
+	// stateClosing: a close is queued; nothing more is accepted, what is queued (the close frame
+	// last) is still written.
+	stateClosing
+	// stateClosed: nothing more is accepted or written; the writer stops after its current write.
+	stateClosed
+)
+
+// setState moves the client to next if that is a legal move (forward only) and reports whether
+// it did. Called with c.mu held.
+func (c *client) setState(next connState) bool {
+	if next <= c.state {
+		return false
+	}
+	c.state = next
+	return true
 }
 
 type outgoing struct {
@@ -43,13 +70,22 @@ type outgoing struct {
 	reason string
 }
 
-// newClient returns a client not yet attached to a socket: it can join its hub and queue
-// messages, but no writer runs (writing is held true) until attach.
-func newClient(p *Proxy, h *hub, id verifier.Identity) *client {
+// newClient returns a connecting client, not yet attached to a socket: it can join its hub and
+// queue messages, but no writer runs (writing is held true) until attach.
+func newClient(env *clientEnv, h *hub, id verifier.Identity) *client {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &client{p: p, h: h, id: id, connID: hex.EncodeToString(b[:]), writing: true,
-		limit: rate.NewLimiter(rate.Limit(p.cfg.MessagesPerSecond), p.cfg.MessageBurst)}
+	return &client{env: env, h: h, id: id, connID: hex.EncodeToString(b[:]), writing: true,
+		limit: rate.NewLimiter(rate.Limit(env.cfg.MessagesPerSecond), env.cfg.MessageBurst)}
+}
+
+// clientEnv is what a hub's clients need from the process, instead of a pointer back to the
+// Proxy: the validated limits, the metrics, and the wait group that Shutdown waits on (every
+// reader, writer and close goroutine is counted in it).
+type clientEnv struct {
+	cfg *Config
+	m   *metrics
+	wg  *sync.WaitGroup
 }
 
 // attach gives the client its upgraded socket and starts writing what was queued meanwhile.
@@ -57,10 +93,11 @@ func (c *client) attach(conn *websocket.Conn, br *bufio.Reader) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.conn, c.br = conn, br
+	c.setState(stateOpen) // unless a close came first: then it stays closing or closed
 	c.writing = false
 	if len(c.queue) > 0 {
 		c.writing = true
-		c.p.wg.Add(1)
+		c.env.wg.Add(1)
 		go c.writeLoop()
 	}
 }
@@ -69,23 +106,25 @@ func (c *client) attach(conn *websocket.Conn, br *bufio.Reader) {
 // up: it is closed with 4008 and the message is dropped for it alone.
 func (c *client) enqueue(data []byte) bool {
 	c.mu.Lock()
-	if c.closed {
+	if c.state >= stateClosing {
 		c.mu.Unlock()
 		return false
 	}
-	if len(c.queue) >= c.p.cfg.SendQueue {
-		c.closed, c.aborted, c.queue = true, true, nil
+	if len(c.queue) >= c.env.cfg.SendQueue {
+		attached := c.state == stateOpen
+		c.setState(stateClosed)
+		c.queue = nil
 		conn := c.conn
 		c.mu.Unlock()
-		c.p.m.slow.Inc()
-		if conn != nil {
+		c.env.m.slow.Inc()
+		if attached {
 			c.abort(conn, CloseSlowConsumer, "slow consumer")
 		}
 		return false
 	}
 	c.push(outgoing{data: data})
 	c.mu.Unlock()
-	c.p.m.out.Inc()
+	c.env.m.out.Inc()
 	return true
 }
 
@@ -94,7 +133,7 @@ func (c *client) push(m outgoing) {
 	c.queue = append(c.queue, m)
 	if !c.writing {
 		c.writing = true
-		c.p.wg.Add(1)
+		c.env.wg.Add(1)
 		go c.writeLoop()
 	}
 }
@@ -102,13 +141,22 @@ func (c *client) push(m outgoing) {
 func (c *client) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closed
+	return c.state >= stateClosing
+}
+
+// finish marks the client closed and drops its queue: the reader has ended, the upgrade failed
+// or a write failed. The writer, if one runs, stops after its current write.
+func (c *client) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setState(stateClosed)
+	c.queue = nil
 }
 
 func (c *client) ping() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closed {
+	if c.state < stateClosing {
 		c.push(outgoing{ping: true})
 	}
 }
@@ -117,10 +165,9 @@ func (c *client) ping() {
 func (c *client) closeGracefully(code int, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return
+	if !c.setState(stateClosing) {
+		return // already closing or closed
 	}
-	c.closed = true
 	c.push(outgoing{close: code, reason: reason})
 }
 
@@ -128,10 +175,10 @@ func (c *client) closeGracefully(code int, reason string) {
 // (gorilla's WriteControl waits for the frame in progress), at most WriteWait; the read loop
 // then ends on the peer's answer or after closeGrace. Never called with locks that broadcast needs.
 func (c *client) abort(conn *websocket.Conn, code int, reason string) {
-	c.p.wg.Add(1)
+	c.env.wg.Add(1)
 	go func() {
-		defer c.p.wg.Done()
-		if conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.p.cfg.WriteWait)) != nil {
+		defer c.env.wg.Done()
+		if conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.env.cfg.WriteWait)) != nil {
 			_ = conn.NetConn().Close()
 			return
 		}
@@ -150,7 +197,7 @@ func (c *client) kill() {
 }
 
 func (c *client) writeLoop() {
-	defer c.p.wg.Done()
+	defer c.env.wg.Done()
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -163,18 +210,18 @@ func (c *client) writeLoop() {
 		c.mu.Unlock()
 		for _, m := range batch {
 			c.mu.Lock()
-			aborted := c.aborted
-			if aborted {
+			stop := c.state == stateClosed
+			if stop {
 				c.writing = false
 			}
 			c.mu.Unlock()
-			if aborted {
+			if stop {
 				return
 			}
 			// One deadline per WriteWait/2 rather than per message: setting it re-arms a
 			// runtime timer, a cost a broadcast pays once per recipient and message.
-			if now := time.Now(); c.writeDeadline.Sub(now) < c.p.cfg.WriteWait/2 {
-				c.writeDeadline = now.Add(c.p.cfg.WriteWait)
+			if now := time.Now(); c.writeDeadline.Sub(now) < c.env.cfg.WriteWait/2 {
+				c.writeDeadline = now.Add(c.env.cfg.WriteWait)
 				_ = c.conn.SetWriteDeadline(c.writeDeadline)
 			}
 			deadline := c.writeDeadline
@@ -191,7 +238,8 @@ func (c *client) writeLoop() {
 			}
 			if err != nil {
 				c.mu.Lock()
-				c.closed, c.queue, c.writing = true, nil, false
+				c.setState(stateClosed)
+				c.queue, c.writing = nil, false
 				c.mu.Unlock()
 				c.kill()
 				return
@@ -209,8 +257,8 @@ var (
 // readLoop runs in the connection's read goroutine until the socket closes or fails; the
 // caller then leaves the hub and lingers.
 func (c *client) readLoop() {
-	wait := 2*c.p.cfg.PingPeriod + c.p.cfg.WriteWait
-	c.conn.SetReadLimit(c.p.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
+	wait := 2*c.env.cfg.PingPeriod + c.env.cfg.WriteWait
+	c.conn.SetReadLimit(c.env.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
 	_ = c.conn.SetReadDeadline(time.Now().Add(wait))
 	c.conn.SetPongHandler(func(string) error {
 		if c.isClosed() {
@@ -241,7 +289,7 @@ func (c *client) readLoop() {
 		if err != nil {
 			return
 		}
-		c.p.m.in.Inc()
+		c.env.m.in.Inc()
 		if c.isClosed() {
 			continue // draining until the peer answers our close
 		}

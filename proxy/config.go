@@ -75,7 +75,7 @@ func (c *Config) validate() error {
 	if c.Upstream != "" {
 		u, err := url.Parse(c.Upstream)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return fmt.Errorf("-upstream must be a ws:// or wss:// origin without path, got %q", c.Upstream)
+			return fmt.Errorf("proxy: Config.Upstream must be a ws:// or wss:// origin without path, got %q", c.Upstream)
 		}
 		c.Upstream = strings.TrimRight(c.Upstream, "/")
 	}

@@ -7,7 +7,11 @@
 // exists while the org has connections. In forward mode (Config.Upstream) it validates the
 // handshake at the edge and relays frames to the upstream in both directions.
 //
-// The contract is in docs/protocol.md, docs/reason-codes.md and docs/configuration.md.
+// The contract is in docs/protocol.md, docs/reason-codes.md and docs/configuration.md, and in Go
+// in package contract. The files follow the Worker's split (docs/architecture.md): proxy.go is
+// the edge (routes, CORS, origin, the failure limiter, verification, replay); backend.go is the
+// org backend it hands admitted requests to, hub.go and client.go in hub mode, forward.go in
+// forward mode.
 //
 //	v, _ := verifier.New(verifier.Config{PublicKeysPEM: pem, Issuer: iss, Audience: aud})
 //	p, _ := proxy.New(proxy.Config{AllowedOrigins: origins}, v)

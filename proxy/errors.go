@@ -1,34 +1,30 @@
 package proxy
 
-import (
-	"net/http"
+import "github.com/qubital/office-router/contract"
 
-	"github.com/qubital/office-router/verifier"
-)
-
-// Router-level rejections. Token reasons come from package verifier; all of them are
-// *verifier.Error, so verifier.Reason and verifier.Status map any of them to the answer in one
+// Router-level rejections. Token reasons come from package contract too; all of them are
+// *contract.Error, so contract.Reason and contract.Status map any of them to the answer in one
 // place (writeError). Table: docs/reason-codes.md.
 var (
-	ErrNotFound           = &verifier.Error{Reason: "not_found", Status: http.StatusNotFound}
-	ErrMethodNotAllowed   = &verifier.Error{Reason: "method_not_allowed", Status: http.StatusMethodNotAllowed}
-	ErrBadHandshake       = &verifier.Error{Reason: "bad_handshake", Status: http.StatusBadRequest}
-	ErrUnsupportedVersion = &verifier.Error{Reason: "unsupported_websocket_version", Status: http.StatusUpgradeRequired}
-	ErrTooManyConnections = &verifier.Error{Reason: "too_many_connections", Status: http.StatusTooManyRequests}
-	ErrRateLimited        = &verifier.Error{Reason: "rate_limited", Status: http.StatusTooManyRequests}
-	ErrBadRequest         = &verifier.Error{Reason: "bad_request", Status: http.StatusBadRequest}
-	ErrBodyTooLarge       = &verifier.Error{Reason: "body_too_large", Status: http.StatusRequestEntityTooLarge}
-	ErrShuttingDown       = &verifier.Error{Reason: "shutting_down", Status: http.StatusServiceUnavailable}
-	ErrUpstream           = &verifier.Error{Reason: "upstream_unavailable", Status: http.StatusBadGateway}
+	ErrNotFound           = contract.ErrNotFound
+	ErrMethodNotAllowed   = contract.ErrMethodNotAllowed
+	ErrBadHandshake       = contract.ErrBadHandshake
+	ErrUnsupportedVersion = contract.ErrUnsupportedVersion
+	ErrTooManyConnections = contract.ErrTooManyConnections
+	ErrRateLimited        = contract.ErrRateLimited
+	ErrBadRequest         = contract.ErrBadRequest
+	ErrBodyTooLarge       = contract.ErrBodyTooLarge
+	ErrShuttingDown       = contract.ErrShuttingDown
+	ErrUpstream           = contract.ErrUpstream
 )
 
-// WebSocket close codes (docs/protocol.md#close-codes).
+// WebSocket close codes (docs/protocol.md#close-codes), from package contract.
 const (
-	CloseNormal       = 1000
-	CloseGoingAway    = 1001
-	CloseInvalidUTF8  = 1007
-	ClosePolicy       = 1008
-	CloseTooBig       = 1009
-	CloseInternal     = 1011
-	CloseSlowConsumer = 4008
+	CloseNormal       = contract.CloseNormal
+	CloseGoingAway    = contract.CloseGoingAway
+	CloseInvalidUTF8  = contract.CloseInvalidUTF8
+	ClosePolicy       = contract.ClosePolicy
+	CloseTooBig       = contract.CloseTooBig
+	CloseInternal     = contract.CloseInternal
+	CloseSlowConsumer = contract.CloseSlowConsumer
 )

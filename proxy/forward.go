@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/verifier"
 )
 
@@ -42,10 +43,10 @@ type relay struct {
 // client as an HTTP answer (status and body relayed), then upgrades the client and copies
 // frames both ways. The caller has already consumed the jti unless ForwardToken is set (the
 // upstream then judges the token, replay included).
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted, start time.Time) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
 	h, err := p.reserve(id) // p.wg.Add(1) for this handler goroutine
 	if err != nil {
-		p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
+		p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 		writeError(w, err)
 		return
 	}

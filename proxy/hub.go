@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/verifier"
 )
 
@@ -220,10 +221,10 @@ func (h *hub) snapshot() []*client {
 
 // serveHub upgrades an authorised handshake and hands the connection to its own read goroutine,
 // so that the HTTP handler returns and net/http frees its per-request buffers and deep stack.
-func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext verifier.Extracted, start time.Time) {
+func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
 	h, err := p.reserve(id)
 	if err != nil {
-		p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
+		p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 		writeError(w, err)
 		return
 	}
@@ -233,7 +234,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	}
 	// Join before the 101, as the Worker's Durable Object does: a client that has its 101 is
 	// already a member, and what is sent to the org meanwhile waits in its queue.
-	c := newClient(p, h, id)
+	c := newClient(&p.env, h, id)
 	h.join(c)
 	if p.isClosing() {
 		// Reserved before Shutdown, joined after Shutdown listed the members: nobody else will
@@ -243,9 +244,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	hw := &hijackWriter{ResponseWriter: w}
 	conn, err := p.upgrader.Upgrade(hw, r, hdr)
 	if err != nil {
-		c.mu.Lock()
-		c.closed, c.queue = true, nil
-		c.mu.Unlock()
+		c.finish()
 		h.leave(c)
 		p.wg.Done() // added by reserve
 		return
@@ -256,9 +255,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	go func() {
 		defer p.wg.Done() // added by reserve: the connection's reader owns it from here
 		c.readLoop()
-		c.mu.Lock()
-		c.closed = true // nothing is queued (so no writer is started) once the reader is gone
-		c.mu.Unlock()
+		c.finish() // nothing is queued (so no writer is started) once the reader is gone
 		h.leave(c) // at once: the others see the leave without waiting for the linger
 		c.linger()
 	}()

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/httpx"
 	"github.com/qubital/office-router/verifier"
 )
@@ -33,6 +34,8 @@ type Proxy struct {
 	httpClient *http.Client
 	replay     *verifier.ReplayCache
 	failures   *ipLimiter
+	backend    orgBackend // hub or forwarder, chosen once by newBackend
+	env        clientEnv  // what hub clients see of the proxy (client.go)
 
 	mu      sync.Mutex
 	hubs    map[string]*hub
@@ -52,9 +55,6 @@ func WithLogger(l *slog.Logger) Option { return func(p *Proxy) { p.log = l } }
 
 // WithClock replaces time.Now for rate limits and replay windows, for tests.
 func WithClock(now func() time.Time) Option { return func(p *Proxy) { p.now = now } }
-
-// WithDialer sets the upstream dialer of forward mode.
-func WithDialer(d *websocket.Dialer) Option { return func(p *Proxy) { p.dialer = d } }
 
 // New validates cfg and builds a Proxy that checks tokens with v. It starts one goroutine, the
 // pinger, which Shutdown stops.
@@ -84,7 +84,9 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, with JSON answers
 		Error:           func(w http.ResponseWriter, _ *http.Request, _ int, _ error) { writeError(w, ErrBadHandshake) },
 	}
-	if cfg.Upstream == "" {
+	p.env = clientEnv{cfg: &p.cfg, m: p.m, wg: &p.wg}
+	p.backend = newBackend(p)
+	if _, hub := p.backend.(hubBackend); hub {
 		go p.pinger()
 	}
 	return p, nil
@@ -123,7 +125,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := route.FindStringSubmatch(r.URL.Path)
-	if m == nil || !verifier.IsValidID(m[1]) {
+	if m == nil || !contract.IsValidID(m[1]) {
 		writeError(w, ErrNotFound)
 		return
 	}
@@ -135,7 +137,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		if origin == "" || !p.origins.Allowed(origin) {
-			writeError(w, verifier.ErrOriginNotAllowed)
+			writeError(w, contract.ErrOriginNotAllowed)
 			return
 		}
 		h := w.Header()
@@ -154,7 +156,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // writeError is the one place errors become HTTP answers.
 func writeError(w http.ResponseWriter, err error) {
-	status, code := verifier.Status(err), verifier.Reason(err)
+	status, code := contract.Status(err), contract.Reason(err)
 	switch {
 	case errors.Is(err, ErrMethodNotAllowed):
 		w.Header().Set("Allow", "GET, OPTIONS")
@@ -207,19 +209,19 @@ func validKey(k string) bool {
 }
 
 // authorize runs the handshake checks shared by hub and forward mode and by the pre-flight.
-func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, verifier.Extracted, bool, error) {
+func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, contract.Extracted, bool, error) {
 	upgrade := headerHasToken(r.Header, "Upgrade", "websocket")
 	if upgrade {
 		if err := checkUpgrade(r); err != nil {
-			return verifier.Identity{}, verifier.Extracted{}, upgrade, err
+			return verifier.Identity{}, contract.Extracted{}, upgrade, err
 		}
 	} else if r.Method != http.MethodGet {
-		return verifier.Identity{}, verifier.Extracted{}, upgrade, ErrMethodNotAllowed
+		return verifier.Identity{}, contract.Extracted{}, upgrade, ErrMethodNotAllowed
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !p.origins.Allowed(origin) {
-		return verifier.Identity{}, verifier.Extracted{}, upgrade, verifier.ErrOriginNotAllowed
+		return verifier.Identity{}, contract.Extracted{}, upgrade, contract.ErrOriginNotAllowed
 	}
-	ext, err := verifier.Extract(r)
+	ext, err := contract.Extract(r)
 	if err != nil {
 		return verifier.Identity{}, ext, upgrade, err
 	}
@@ -228,17 +230,17 @@ func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, verif
 		return id, ext, upgrade, err
 	}
 	if id.OrgID != org {
-		return id, ext, upgrade, verifier.ErrOrgMismatch
+		return id, ext, upgrade, contract.ErrOrgMismatch
 	}
 	return id, ext, upgrade, nil
 }
 
 func (p *Proxy) reject(w http.ResponseWriter, ip string, err error, start time.Time) {
 	p.m.latency.Observe(time.Since(start).Seconds())
-	if verifier.Status(err) != http.StatusTooManyRequests && verifier.Status(err) != http.StatusServiceUnavailable {
+	if contract.Status(err) != http.StatusTooManyRequests && contract.Status(err) != http.StatusServiceUnavailable {
 		p.failures.fail(ip)
 	}
-	p.m.handshakes.WithLabelValues("rejected", verifier.Reason(err)).Inc()
+	p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 	writeError(w, err)
 }
 
@@ -257,35 +259,33 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 		return
 	}
 	if !upgrade {
-		if p.cfg.Upstream != "" && p.cfg.ForwardToken {
-			p.forwardHTTP(w, r, http.MethodGet, ext.Token, nil) // the upstream knows which jtis are used
-			return
-		}
-		if p.replay.Seen(id.JTI, p.now()) { // hub mode, or forward mode with identity headers
-			p.reject(w, ip, verifier.ErrReplayed, start)
-			return
-		}
-		p.m.handshakes.WithLabelValues("preflight", "ok").Inc()
-		p.m.latency.Observe(time.Since(start).Seconds())
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "userId": id.UserID, "orgId": id.OrgID,
-			"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
+		p.backend.preflight(w, r, id, ext, start)
 		return
 	}
 	// The jti is spent here in hub mode and in forward mode with identity headers (the upstream
 	// never sees the token). With ForwardToken the upstream judges the token, replay included,
 	// in the one store that every forwarder in front of it shares; a forwarder's own store would
 	// know only the sockets that happened to pass through it.
-	if !p.cfg.ForwardToken || p.cfg.Upstream == "" {
+	if !p.backend.spendsJTI() {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
 			p.reject(w, ip, err, start)
 			return
 		}
 	}
-	if p.cfg.Upstream != "" {
-		p.forward(w, r, id, ext, start)
+	p.backend.connect(w, r, id, ext, start)
+}
+
+// localPreflight answers a pre-flight where this process keeps the jtis: refused if the token
+// was used, else who it is for.
+func (p *Proxy) localPreflight(w http.ResponseWriter, r *http.Request, id verifier.Identity, start time.Time) {
+	if p.replay.Seen(id.JTI, p.now()) {
+		p.reject(w, p.clientIP(r), contract.ErrReplayed, start)
 		return
 	}
-	p.serveHub(w, r, id, ext, start)
+	p.m.handshakes.WithLabelValues("preflight", "ok").Inc()
+	p.m.latency.Observe(time.Since(start).Seconds())
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "userId": id.UserID, "orgId": id.OrgID,
+		"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 }
 
 func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
@@ -302,22 +302,13 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 		writeError(w, ErrRateLimited)
 		return
 	}
-	auth := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(auth), " ")
-	var err error
-	switch {
-	case auth == "":
-		err = verifier.ErrMissingToken
-	case !ok || !strings.EqualFold(scheme, "Bearer"):
-		err = verifier.ErrMalformed
-	}
+	tok, err := contract.ParseBearer(r.Header.Get("Authorization"))
 	var id verifier.PublishIdentity
-	tok = strings.TrimSpace(tok)
 	if err == nil {
 		id, err = p.v.VerifyPublish(r.Context(), tok)
 	}
 	if err == nil && id.OrgID != org {
-		err = verifier.ErrOrgMismatch
+		err = contract.ErrOrgMismatch
 	}
 	if err != nil {
 		p.publishFailed(w, ip, err)
@@ -344,27 +335,19 @@ func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string
 	// Publish tokens are single-use too, as on the Worker: spent once the body is accepted, so a
 	// refused body does not burn the token. The same rule as sockets says where: here, unless
 	// ForwardToken leaves the token to the upstream.
-	if p.cfg.Upstream == "" || !p.cfg.ForwardToken {
+	if !p.backend.spendsJTI() {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
 			p.publishFailed(w, ip, err)
 			return
 		}
 	}
-	if p.cfg.Upstream != "" {
-		p.forwardHTTP(w, r, http.MethodPost, tok, raw)
-		return
-	}
-	n := 0
-	if h := p.hub(org); h != nil {
-		n = h.publish(body.To, body.Data)
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+	p.backend.publish(w, r, org, tok, raw, body)
 }
 
 // publishFailed answers a refused publish token and charges ip's failure budget, as reject does
 // for handshakes.
 func (p *Proxy) publishFailed(w http.ResponseWriter, ip string, err error) {
-	if s := verifier.Status(err); s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
+	if s := contract.Status(err); s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
 		p.failures.fail(ip)
 	}
 	writeError(w, err)

@@ -99,7 +99,6 @@ type options struct {
 	now    func() time.Time
 	logger *slog.Logger
 	client *http.Client
-	keys   KeySource
 }
 
 // WithClock replaces time.Now, for tests.
@@ -111,14 +110,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithHTTPClient sets the client used for CONN_JWKS_URL. This defaults to a client with JWKSTimeout.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
 
-// WithKeySource replaces the key source built from the Config (PublicKeysPEM or JWKSURL).
-func WithKeySource(k KeySource) Option { return func(o *options) { o.keys = k } }
-
 var errConfig = errors.New("verifier config")
 
-func (c *Config) validate(haveKeySource bool) error {
+func (c *Config) validate() error {
 	switch {
-	case haveKeySource:
 	case c.PublicKeysPEM == "" && c.JWKSURL == "":
 		return fmt.Errorf("%w: set CONN_JWT_PUBLIC_KEY or CONN_JWKS_URL", errConfig)
 	case c.PublicKeysPEM != "" && c.JWKSURL != "":

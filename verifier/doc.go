@@ -14,8 +14,9 @@
 //		reason := verifier.Reason(err) // e.g. "expired", sent as {"error":"expired"}
 //	}
 //
-// Extract takes the token from an HTTP upgrade request (Authorization or subprotocol), and
-// ReplayCache rejects a token used twice. Keys come from CONN_JWT_PUBLIC_KEY (PEM, kid =
+// contract.Extract takes the token from an HTTP upgrade request (Authorization or subprotocol),
+// and ReplayCache rejects a token used twice. The reason errors are package contract's; the
+// names here (ErrExpired, Reason, Status, …) are the same values. Keys come from CONN_JWT_PUBLIC_KEY (PEM, kid =
 // RFC 7638 thumbprint) or CONN_JWKS_URL (refreshed every minute; a new kid waits for one
 // rate-limited fetch, see keys.go and docs/operations.md).
 package verifier

@@ -1,80 +1,43 @@
 package verifier
 
-import (
-	"errors"
-	"net/http"
-)
+import "github.com/qubital/office-router/contract"
 
-// Error is a rejection with a stable reason code: the public contract shared with the Worker
-// and listed in docs/reason-codes.md. Match the sentinels below with errors.Is; detail added with
-// fmt.Errorf("%w: ...") never contains token material.
-type Error struct {
-	Reason string
-	// Status is the HTTP status a router answers with.
-	Status int
-}
+// The reason errors are part of the contract (package contract, docs/reason-codes.md); these
+// names keep the verifier's API. They are the same values, so errors.Is matches either name.
 
-func (e *Error) Error() string { return e.Reason }
+// Error is contract.Error: a rejection with a stable reason code and its HTTP status.
+type Error = contract.Error
 
-func reason(code string, status int) *Error { return &Error{Reason: code, Status: status} }
-
-// Handshake and publish token reasons, in the order the rules are checked. See docs/reason-codes.md.
+// Handshake and publish token reasons, in the order the rules are checked.
 var (
-	ErrMissingToken     = reason("missing_token", http.StatusUnauthorized)
-	ErrTokenTooLarge    = reason("token_too_large", http.StatusUnauthorized)
-	ErrMalformed        = reason("malformed", http.StatusUnauthorized)
-	ErrAlgNotAllowed    = reason("alg_not_allowed", http.StatusUnauthorized)
-	ErrMissingKID       = reason("missing_kid", http.StatusUnauthorized)
-	ErrUnknownKID       = reason("unknown_kid", http.StatusUnauthorized)
-	ErrBadSignature     = reason("bad_signature", http.StatusUnauthorized)
-	ErrExpired          = reason("expired", http.StatusUnauthorized)
-	ErrNotYetValid      = reason("not_yet_valid", http.StatusUnauthorized)
-	ErrIssuedInFuture   = reason("issued_in_future", http.StatusUnauthorized)
-	ErrLifetimeExceeded = reason("lifetime_exceeded", http.StatusUnauthorized)
-	ErrWrongIssuer      = reason("wrong_issuer", http.StatusUnauthorized)
-	ErrWrongAudience    = reason("wrong_audience", http.StatusUnauthorized)
-	ErrWrongScope       = reason("wrong_scope", http.StatusUnauthorized)
-	ErrMissingClaim     = reason("missing_claim", http.StatusUnauthorized)
-	ErrInvalidClaim     = reason("invalid_claim", http.StatusUnauthorized)
-	ErrClaimMismatch    = reason("claim_mismatch", http.StatusUnauthorized)
-	ErrReplayed         = reason("replayed", http.StatusUnauthorized)
-
-	// ErrKeysUnavailable means a JWKS-backed verifier has no keys at all (the JWKS has never been
-	// fetched): the service is not ready, the token may be fine.
-	ErrKeysUnavailable = reason("keys_unavailable", http.StatusServiceUnavailable)
-
-	// Router-level reasons (not about the token itself).
-	ErrOriginNotAllowed = reason("origin_not_allowed", http.StatusForbidden)
-	ErrOrgMismatch      = reason("org_mismatch", http.StatusForbidden)
+	ErrMissingToken     = contract.ErrMissingToken
+	ErrTokenTooLarge    = contract.ErrTokenTooLarge
+	ErrMalformed        = contract.ErrMalformed
+	ErrAlgNotAllowed    = contract.ErrAlgNotAllowed
+	ErrMissingKID       = contract.ErrMissingKID
+	ErrUnknownKID       = contract.ErrUnknownKID
+	ErrBadSignature     = contract.ErrBadSignature
+	ErrExpired          = contract.ErrExpired
+	ErrNotYetValid      = contract.ErrNotYetValid
+	ErrIssuedInFuture   = contract.ErrIssuedInFuture
+	ErrLifetimeExceeded = contract.ErrLifetimeExceeded
+	ErrWrongIssuer      = contract.ErrWrongIssuer
+	ErrWrongAudience    = contract.ErrWrongAudience
+	ErrWrongScope       = contract.ErrWrongScope
+	ErrMissingClaim     = contract.ErrMissingClaim
+	ErrInvalidClaim     = contract.ErrInvalidClaim
+	ErrClaimMismatch    = contract.ErrClaimMismatch
+	ErrReplayed         = contract.ErrReplayed
+	ErrKeysUnavailable  = contract.ErrKeysUnavailable
+	ErrOriginNotAllowed = contract.ErrOriginNotAllowed
+	ErrOrgMismatch      = contract.ErrOrgMismatch
 )
 
-// Reasons lists every token reason code, in rule order.
-func Reasons() []string {
-	all := []*Error{ErrMissingToken, ErrTokenTooLarge, ErrMalformed, ErrAlgNotAllowed, ErrMissingKID,
-		ErrUnknownKID, ErrBadSignature, ErrExpired, ErrNotYetValid, ErrIssuedInFuture,
-		ErrLifetimeExceeded, ErrWrongIssuer, ErrWrongAudience, ErrWrongScope, ErrMissingClaim,
-		ErrInvalidClaim, ErrClaimMismatch, ErrReplayed}
-	out := make([]string, len(all))
-	for i, e := range all {
-		out[i] = e.Reason
-	}
-	return out
-}
+// Reasons is contract.Reasons: every token reason code, in rule order.
+func Reasons() []string { return contract.Reasons() }
 
-// Reason returns the reason code carried by err, or "internal" when err is not a rejection.
-func Reason(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Reason
-	}
-	return "internal"
-}
+// Reason is contract.Reason: the reason code carried by err, or "internal".
+func Reason(err error) string { return contract.Reason(err) }
 
-// Status returns the HTTP status for err: the rejection's own, or 500.
-func Status(err error) int {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Status
-	}
-	return http.StatusInternalServerError
-}
+// Status is contract.Status: the HTTP status for err, or 500.
+func Status(err error) int { return contract.Status(err) }

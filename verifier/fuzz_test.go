@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"strings"
 	"testing"
 
@@ -52,35 +51,6 @@ func FuzzVerify(f *testing.F) {
 			}
 		}
 		t.Fatal("accepted a token that no configured key signed")
-	})
-}
-
-// FuzzExtract: extraction never panics and never returns a token and an error together.
-func FuzzExtract(f *testing.F) {
-	f.Add("Bearer abc", "office-router.v1, bearer.abc")
-	f.Add("", "office-router.v1, bearer.x, bearer.y")
-	f.Add("Basic x", "")
-	f.Fuzz(func(t *testing.T, auth, protos string) {
-		var a, p []string
-		if auth != "" {
-			a = []string{auth}
-		}
-		if protos != "" {
-			p = []string{protos}
-		}
-		got, err := verifier.ExtractFrom(a, p)
-		if err != nil {
-			if !errors.Is(err, verifier.ErrMalformed) && !errors.Is(err, verifier.ErrMissingToken) {
-				t.Fatalf("unexpected error kind %v", err)
-			}
-			return
-		}
-		if got.Token == "" {
-			t.Fatal("no error and no token")
-		}
-		if got.FromSubprotocol && got.Select != verifier.Subprotocol {
-			t.Fatal("a subprotocol token must come with office-router.v1 selected")
-		}
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/verifier"
 )
 
@@ -22,7 +23,7 @@ func FuzzParsePublishBody(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if body.To != "" && !verifier.IsValidID(body.To) {
+		if body.To != "" && !contract.IsValidID(body.To) {
 			t.Fatalf("accepted recipient %q", body.To)
 		}
 		if !json.Valid(body.Data) {

@@ -144,47 +144,6 @@ func TestNoLeeway(t *testing.T) {
 	}
 }
 
-func TestExtract(t *testing.T) {
-	tests := []struct {
-		name       string
-		auth       []string
-		protos     []string
-		wantToken  string
-		wantSelect string
-		wantErr    error
-	}{
-		{"authorization", []string{"Bearer abc"}, nil, "abc", "", nil},
-		{"authorization lower-case scheme", []string{"bearer abc"}, nil, "abc", "", nil},
-		{"authorization with protocol offered", []string{"Bearer abc"}, []string{"office-router.v1"}, "abc", "office-router.v1", nil},
-		{"subprotocol", nil, []string{"office-router.v1, bearer.abc"}, "abc", "office-router.v1", nil},
-		{"subprotocol split headers", nil, []string{"office-router.v1", " bearer.abc "}, "abc", "office-router.v1", nil},
-		{"nothing", nil, nil, "", "", verifier.ErrMissingToken},
-		{"basic auth", []string{"Basic dXNlcjpwYXNz"}, nil, "", "", verifier.ErrMalformed},
-		{"empty bearer", []string{"Bearer "}, nil, "", "", verifier.ErrMalformed},
-		{"empty subprotocol token", nil, []string{"office-router.v1, bearer."}, "", "", verifier.ErrMissingToken},
-		{"two bearer entries", nil, []string{"office-router.v1, bearer.a, bearer.b"}, "", "", verifier.ErrMalformed},
-		{"both positions", []string{"Bearer a"}, []string{"office-router.v1, bearer.b"}, "", "", verifier.ErrMalformed},
-		{"two authorization headers", []string{"Bearer a", "Bearer b"}, nil, "", "", verifier.ErrMalformed},
-		{"bearer without protocol", nil, []string{"bearer.abc"}, "", "", verifier.ErrMalformed},
-		{"too many subprotocols", nil, []string{strings.Repeat("x,", 40) + "office-router.v1, bearer.abc"}, "", "", verifier.ErrMalformed},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := verifier.ExtractFrom(tt.auth, tt.protos)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tt.wantErr)
-			}
-			if err == nil && (got.Token != tt.wantToken || got.Select != tt.wantSelect) {
-				t.Fatalf("got %+v", got)
-			}
-		})
-	}
-	r := httptest.NewRequest(http.MethodGet, "/orgs/o/ws?token=abc", nil)
-	if _, err := verifier.Extract(r); !errors.Is(err, verifier.ErrMissingToken) {
-		t.Fatalf("query-string token must be ignored, got %v", err)
-	}
-}
-
 func TestReplayCache(t *testing.T) {
 	c := verifier.NewReplayCache()
 	now := time.Unix(1000, 0)
@@ -286,19 +245,6 @@ func TestJWKSUnavailableAtStart(t *testing.T) {
 	_, err = v.Verify(context.Background(), mint(t, key, claimsAt(time.Now())))
 	if !errors.Is(err, verifier.ErrKeysUnavailable) || verifier.Status(err) != http.StatusServiceUnavailable {
 		t.Fatalf("err = %v (status %d), want keys_unavailable / 503", err, verifier.Status(err))
-	}
-}
-
-func TestReasonAndStatus(t *testing.T) {
-	if got := verifier.Reason(errors.New("x")); got != "internal" {
-		t.Fatal(got)
-	}
-	wrapped := errors.Join(errors.New("ctx"), verifier.ErrExpired)
-	if verifier.Reason(wrapped) != "expired" || verifier.Status(wrapped) != http.StatusUnauthorized {
-		t.Fatal("wrapped reason lost")
-	}
-	if verifier.Status(verifier.ErrOrgMismatch) != http.StatusForbidden {
-		t.Fatal("org_mismatch must be 403")
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
@@ -52,13 +53,10 @@ func New(cfg Config, opts ...Option) (*Verifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := cfg.validate(o.keys != nil); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{cfg: cfg, keys: o.keys, now: o.now, cancel: func() {}}
-	if v.keys != nil {
-		return v, nil
-	}
+	v := &Verifier{cfg: cfg, now: o.now, cancel: func() {}}
 	if cfg.PublicKeysPEM != "" {
 		pubs, err := rsakey.ParsePublicKeys(cfg.PublicKeysPEM)
 		if err != nil {
@@ -371,37 +369,8 @@ func stringValue(m member) string {
 	return s
 }
 
-// isID: 1–128 characters of [A-Za-z0-9_-] (userId, orgId, sub, jti).
-func isID(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// isRole: 1–64 characters of [a-z0-9_-].
-func isRole(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// IsValidID reports whether s is a valid userId/orgId/sub/jti (routers check path segments
-// with it; the issuer checks identities before minting).
-func IsValidID(s string) bool { return isID(s) }
-
-// IsValidRole reports whether s is a valid role claim.
-func IsValidRole(s string) bool { return isRole(s) }
+// isID and isRole are the contract's id and role formats (docs/reason-codes.md).
+var (
+	isID   = contract.IsValidID
+	isRole = contract.IsValidRole
+)

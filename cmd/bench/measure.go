@@ -19,6 +19,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/harness"
 	"github.com/qubital/office-router/internal/rsakey"
 	"github.com/qubital/office-router/internal/stack"
@@ -112,9 +113,9 @@ func (c *child) stats() childStats {
 // tokenFor crafts a valid handshake token for user in org.
 func tokenFor(key *rsa.PrivateKey, user, org string, n int) string {
 	now := time.Now().Unix()
-	return harness.Craft(key, harness.RS256Header(key), map[string]any{"iss": benchIssuer, "aud": benchAudience,
-		"sub": user, "userId": user, "orgId": org, "role": "member", "iat": now, "nbf": now, "exp": now + 60,
-		"jti": fmt.Sprintf("bench-%d-%d-%s", time.Now().UnixNano(), n, user)})
+	c := contract.HandshakeClaims{Issuer: benchIssuer, Audience: benchAudience, UserID: user, OrgID: org, Role: "member",
+		JTI: fmt.Sprintf("bench-%d-%d-%s", time.Now().UnixNano(), n, user), IssuedAt: now, NotBefore: now, ExpiresAt: now + 60}
+	return harness.Craft(key, harness.RS256Header(key), c.Map())
 }
 
 // openMany opens n sockets (tokens prepared first) with the given concurrency; returns them, the

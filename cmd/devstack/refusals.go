@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/qubital/office-router/contract"
 )
 
 // refusalLog prints one line per refused request of a Go server (router, reason, user and org
@@ -39,7 +41,7 @@ func (l *refusalLog) wrap(name string, next http.Handler) http.Handler {
 		}
 		_ = json.Unmarshal(rec.body, &body)
 		reason := body.Error
-		if !idRE.MatchString(reason) {
+		if !contract.IsValidID(reason) {
 			reason = "-"
 		}
 		line := fmt.Sprintf("%s refused  %-6s %s %s → %d %s", time.Now().Format("15:04:05"), name, r.Method, logPath(r.URL.Path), rec.status, reason)
@@ -60,7 +62,6 @@ func (l *refusalLog) wrap(name string, next http.Handler) http.Handler {
 
 var (
 	ansi    = regexp.MustCompile(`\x1b\[[0-9;]*m`) // wrangler colours warnings
-	idRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 	orgPath = regexp.MustCompile(`^/orgs/([A-Za-z0-9_-]{1,128})/(ws|publish)$`)
 )
 
@@ -94,7 +95,7 @@ func orgOf(path string) string {
 func userOf(r *http.Request) string {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	for _, p := range strings.Split(r.Header.Get("Sec-WebSocket-Protocol"), ",") {
-		if t, ok := strings.CutPrefix(strings.TrimSpace(p), "bearer."); ok {
+		if t, ok := strings.CutPrefix(strings.TrimSpace(p), contract.BearerSubprotocolPrefix); ok {
 			tok = t
 		}
 	}
@@ -114,7 +115,7 @@ func userOf(r *http.Request) string {
 		return ""
 	}
 	for _, u := range []string{c.UserID, c.Sub} {
-		if idRE.MatchString(u) {
+		if contract.IsValidID(u) {
 			return u
 		}
 	}
@@ -210,11 +211,11 @@ func workerRefusalLine(line string) string {
 	default:
 		return ""
 	}
-	if !idRE.MatchString(ev.Reason) {
+	if !contract.IsValidID(ev.Reason) {
 		ev.Reason = "-"
 	}
 	out := fmt.Sprintf("refused  worker /orgs/%s/%s → %d %s", ev.Org, what, ev.Status, ev.Reason)
-	if idRE.MatchString(ev.Org) {
+	if contract.IsValidID(ev.Org) {
 		out += " org=" + ev.Org
 	} else {
 		out = fmt.Sprintf("refused  worker %s → %d %s", what, ev.Status, ev.Reason)

@@ -86,6 +86,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cfg := issuer.ConfigFromEnv(getenv)
 	cfg.Dev = *dev
+	if *devKeyFile != "" && !*dev {
+		return errors.New("-dev-key-file is only for -dev") // the flags' names; issuer.New names Config fields
+	}
 	if *devKeyFile != "" {
 		b, err := os.ReadFile(*devKeyFile)
 		if err != nil {

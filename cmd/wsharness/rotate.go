@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/cli"
 	"github.com/qubital/office-router/internal/harness"
 	"github.com/qubital/office-router/internal/rsakey"
@@ -109,9 +110,9 @@ func (c rotationExpectation) run(ctx context.Context, router, org, user, role, i
 	jti := make([]byte, 16)
 	_, _ = rand.Read(jti)
 	now := time.Now()
-	claims := map[string]any{"iss": *iss, "aud": *aud, "sub": *user, "userId": *user, "orgId": *org, "role": *role,
-		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": hex.EncodeToString(jti)}
-	token := harness.Craft(c.key, harness.RS256Header(c.key), claims)
+	claims := contract.HandshakeClaims{Issuer: *iss, Audience: *aud, UserID: *user, OrgID: *org, Role: *role,
+		JTI: hex.EncodeToString(jti), IssuedAt: now.Unix(), NotBefore: now.Unix(), ExpiresAt: now.Add(time.Minute).Unix()}
+	token := harness.Craft(c.key, harness.RS256Header(c.key), claims.Map())
 	res, err := harness.Dial(ctx, harness.OrgURL(*router, *org), token, harness.InHeader, nil)
 	if err != nil {
 		return "", false, err

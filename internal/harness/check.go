@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
@@ -103,11 +104,22 @@ func (c *checker) jti() string {
 	return fmt.Sprintf("chk-%s-%d-%s", c.run, c.counter, randHex(4))
 }
 
+// publishClaims is a valid publish claim set of the service "backend" for org.
+func (c *checker) publishClaims(org string) map[string]any {
+	now := time.Now().Unix()
+	iss, _ := c.claims["iss"].(string)
+	aud, _ := c.claims["aud"].(string)
+	return contract.PublishClaims{Issuer: iss, Audience: aud, Subject: "backend", OrgID: org, JTI: c.jti(),
+		IssuedAt: now, NotBefore: now, ExpiresAt: now + 60}.Map()
+}
+
 // claimsFor is a valid handshake claim set for user in org, modified by kv pairs (nil deletes).
 func (c *checker) claimsFor(user, org string, kv ...any) map[string]any {
 	now := time.Now().Unix()
-	m := map[string]any{"iss": c.claims["iss"], "aud": c.claims["aud"], "sub": user, "userId": user, "orgId": org,
-		"role": "member", "iat": now, "nbf": now, "exp": now + 60, "jti": c.jti()}
+	iss, _ := c.claims["iss"].(string)
+	aud, _ := c.claims["aud"].(string)
+	m := contract.HandshakeClaims{Issuer: iss, Audience: aud, UserID: user, OrgID: org, Role: "member",
+		JTI: c.jti(), IssuedAt: now, NotBefore: now, ExpiresAt: now + 60}.Map()
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] == nil {
 			delete(m, kv[i].(string))

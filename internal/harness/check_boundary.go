@@ -60,7 +60,7 @@ func (c *checker) boundaryCases() []checkCase {
 	// Single-use holds for publish tokens too.
 	list = append(list, checkCase{"publish_token_single_use", "200 401 replayed", func(ctx context.Context) (string, error) {
 		org := c.org("pubonce")
-		tok := Craft(c.cfg.Key, RS256Header(c.cfg.Key), c.claimsFor("backend", org, "scope", "publish", "userId", nil, "role", nil))
+		tok := Craft(c.cfg.Key, RS256Header(c.cfg.Key), c.publishClaims(org))
 		first, err := c.post(ctx, org, tok, `{"data":1}`)
 		if err != nil {
 			return "", err
@@ -113,7 +113,7 @@ func (c *checker) publishBody(body string) func(context.Context) (string, error)
 		if strings.Contains(b, "%s") {
 			b = fmt.Sprintf(b, user)
 		}
-		claims := c.claimsFor("backend", org, "scope", "publish", "userId", nil, "role", nil)
+		claims := c.publishClaims(org)
 		got, err := c.post(ctx, org, Craft(c.cfg.Key, RS256Header(c.cfg.Key), claims), b)
 		if err != nil || !strings.HasPrefix(got, "200") {
 			return got, err

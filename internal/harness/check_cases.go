@@ -159,7 +159,7 @@ func (c *checker) publish(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer closeAll(a)
-	claims := c.claimsFor("backend", org, "scope", "publish", "userId", nil, "role", nil)
+	claims := c.publishClaims(org)
 	got, err := c.post(ctx, org, Craft(c.cfg.Key, RS256Header(c.cfg.Key), claims), `{"data":{"kind":"invoice.paid"}}`)
 	if err != nil || !strings.HasPrefix(got, "200") {
 		return got, err

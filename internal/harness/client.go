@@ -6,9 +6,7 @@ package harness
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
@@ -101,9 +100,8 @@ func Craft(key *rsa.PrivateKey, header, claims map[string]any) string {
 	h, _ := json.Marshal(header)
 	c, _ := json.Marshal(claims)
 	in := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-	d := sha256.Sum256([]byte(in))
-	sig, _ := rsa.SignPKCS1v15(nil, key, crypto.SHA256, d[:])
-	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+	sig, _ := rsakey.SignRS256(key, in) // fails only for a broken key, which then fails the check
+	return in + "." + sig
 }
 
 // RS256Header is the header the issuer writes for key.
@@ -153,7 +151,7 @@ func Dial(ctx context.Context, wsURL, token string, pos TokenPosition, extra htt
 	case pos == InHeader:
 		hdr.Set("Authorization", "Bearer "+token)
 	default:
-		d.Subprotocols = []string{"office-router.v1", "bearer." + token}
+		d.Subprotocols = []string{contract.Subprotocol, contract.BearerSubprotocolPrefix + token}
 	}
 	conn, resp, err := d.DialContext(ctx, wsURL, hdr)
 	if err == nil {

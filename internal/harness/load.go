@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/qubital/office-router/contract"
 )
 
 // LoadConfig describes a load run. Every loop is bounded in count and time.
@@ -109,9 +111,11 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 			return a.Token, org, err
 		}
 		now := time.Now().Unix()
-		c := map[string]any{"iss": claims["iss"], "aud": claims["aud"], "sub": user, "userId": user, "orgId": org,
-			"role": "member", "iat": now, "nbf": now, "exp": now + 60, "jti": fmt.Sprintf("load-%s-%d", run, i)}
-		return Craft(cfg.Key, RS256Header(cfg.Key), c), org, nil
+		iss, _ := claims["iss"].(string)
+		aud, _ := claims["aud"].(string)
+		c := contract.HandshakeClaims{Issuer: iss, Audience: aud, UserID: user, OrgID: org, Role: "member",
+			JTI: fmt.Sprintf("load-%s-%d", run, i), IssuedAt: now, NotBefore: now, ExpiresAt: now + 60}
+		return Craft(cfg.Key, RS256Header(cfg.Key), c.Map()), org, nil
 	}
 
 	// Phase 1: handshakes. Tokens are prepared first so the rate measures the router alone.

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/qubital/office-router/contract"
 )
 
 // SoakConfig describes a soak run: a steady population of sockets, a stream of connects and
@@ -127,19 +129,28 @@ func (s *soak) observe(d time.Duration) {
 
 func (s *soak) orgID(i int) string { return fmt.Sprintf("soak-%s-o%d", s.run, i) }
 
-func (s *soak) token(claims map[string]any) string {
-	now := time.Now().Unix()
-	c := map[string]any{"iss": s.cfg.Claims["iss"], "aud": s.cfg.Claims["aud"], "iat": now, "nbf": now, "exp": now + 60,
-		"jti": randHex(16)}
-	for k, v := range claims {
-		c[k] = v
-	}
-	return Craft(s.cfg.Key, RS256Header(s.cfg.Key), c)
+// handshakeToken and publishToken sign a valid 60-second token of the run's issuer and audience.
+func (s *soak) handshakeToken(user, org string) string {
+	iss, aud, now := s.stamp()
+	return Craft(s.cfg.Key, RS256Header(s.cfg.Key), contract.HandshakeClaims{Issuer: iss, Audience: aud,
+		UserID: user, OrgID: org, Role: "member", JTI: randHex(16), IssuedAt: now, NotBefore: now, ExpiresAt: now + 60}.Map())
+}
+
+func (s *soak) publishToken(org string) string {
+	iss, aud, now := s.stamp()
+	return Craft(s.cfg.Key, RS256Header(s.cfg.Key), contract.PublishClaims{Issuer: iss, Audience: aud,
+		Subject: "soak", OrgID: org, JTI: randHex(16), IssuedAt: now, NotBefore: now, ExpiresAt: now + 60}.Map())
+}
+
+func (s *soak) stamp() (iss, aud string, now int64) {
+	iss, _ = s.cfg.Claims["iss"].(string)
+	aud, _ = s.cfg.Claims["aud"].(string)
+	return iss, aud, time.Now().Unix()
 }
 
 // open dials one member and starts its reader.
 func (s *soak) open(ctx context.Context, user string, org int, stable bool) (*soakConn, error) {
-	tok := s.token(map[string]any{"sub": user, "userId": user, "orgId": s.orgID(org), "role": "member"})
+	tok := s.handshakeToken(user, s.orgID(org))
 	r, err := Dial(ctx, OrgURL(s.cfg.Router, s.orgID(org)), tok, InHeader, nil)
 	if err != nil {
 		return nil, err
@@ -551,7 +562,7 @@ func (s *soak) publish(ctx context.Context, org int, to, stream string, n int64)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.token(map[string]any{"sub": "soak", "orgId": s.orgID(org), "scope": "publish"}))
+	req.Header.Set("Authorization", "Bearer "+s.publishToken(s.orgID(org)))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.httpc.Do(req)
 	if err != nil {

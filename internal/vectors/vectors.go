@@ -4,7 +4,6 @@
 package vectors
 
 import (
-	"crypto"
 	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -17,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
@@ -115,12 +115,11 @@ func loadKeys(dir string) (*keys, error) {
 func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func signRS256(key *rsa.PrivateKey, signingInput string) string {
-	d := sha256.Sum256([]byte(signingInput))
-	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, d[:])
+	sig, err := rsakey.SignRS256(key, signingInput)
 	if err != nil {
 		panic(err) // generator only: keys are fixed test keys
 	}
-	return base64.RawURLEncoding.EncodeToString(sig)
+	return sig
 }
 
 // raw signs arbitrary header and payload JSON text.
@@ -137,8 +136,8 @@ func hdr(key *rsa.PrivateKey) string {
 type claims map[string]any
 
 func base(jti string) claims {
-	return claims{"iss": issuer, "aud": audience, "sub": "user_01", "userId": "user_01",
-		"orgId": "org_01", "role": "member", "iat": now, "nbf": now, "exp": now + 60, "jti": jti}
+	return claims(contract.HandshakeClaims{Issuer: issuer, Audience: audience, UserID: "user_01", OrgID: "org_01",
+		Role: "member", JTI: jti, IssuedAt: now, NotBefore: now, ExpiresAt: now + 60}.Map())
 }
 
 func (c claims) with(kv ...any) claims {
@@ -243,7 +242,8 @@ func Generate(keysDir string) (*File, error) {
 			"{ \"iss\": \""+issuer+"\", \"aud\": \""+audience+"\", \"sub\": \"user_01\", \"userId\": \"user_01\", \"orgId\": \"org_01\", \"role\": \"member\", \"iat\": "+itoa(now)+", \"exp\": "+itoa(now+60)+", \"jti\": \"jti-ws\" }"), b("jti-ws")),
 		ok("valid_nbf_zero", sign(b("jti-nbf0").with("nbf", int64(0))), b("jti-nbf0")),
 	)
-	pub := b("svc-jti-1").with("scope", "publish", "sub", "backend", "userId", del, "role", del)
+	pub := claims(contract.PublishClaims{Issuer: issuer, Audience: audience, Subject: "backend", OrgID: "org_01",
+		JTI: "svc-jti-1", IssuedAt: now, NotBefore: now, ExpiresAt: now + 60}.Map())
 	add(ok("valid_publish_token", sign(pub), pub))
 	f.Cases[len(f.Cases)-1].Kind = "publish"
 

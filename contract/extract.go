@@ -1,4 +1,4 @@
-package verifier
+package contract
 
 import (
 	"fmt"
@@ -11,8 +11,11 @@ import (
 // selects Subprotocol, never the token entry.
 const Subprotocol = "office-router.v1"
 
+// BearerSubprotocolPrefix starts the subprotocol entry that carries the token: "bearer.<jwt>".
+const BearerSubprotocolPrefix = "bearer."
+
 const (
-	bearerProtocolPrefix = "bearer."
+	bearerProtocolPrefix = BearerSubprotocolPrefix
 	// maxSubprotocols bounds the offered list; longer lists are refused as malformed.
 	maxSubprotocols = 16
 )
@@ -64,12 +67,11 @@ func ExtractFrom(authorization, protocols []string) (Extracted, error) {
 		if len(bearer) == 1 {
 			return out, fmt.Errorf("%w: token in both Authorization and subprotocol", ErrMalformed)
 		}
-		scheme, tok, ok := strings.Cut(strings.TrimSpace(authorization[0]), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return out, fmt.Errorf("%w: Authorization is not a Bearer token", ErrMalformed)
+		tok, ok := cutBearer(authorization[0])
+		if !ok {
+			return out, errNotBearer
 		}
-		out.Token = strings.TrimSpace(tok)
-		if out.Token == "" {
+		if out.Token = tok; out.Token == "" {
 			return out, ErrMissingToken
 		}
 		return out, nil
@@ -82,4 +84,32 @@ func ExtractFrom(authorization, protocols []string) (Extracted, error) {
 	}
 	out.Token, out.FromSubprotocol = bearer[0], true
 	return out, nil
+}
+
+var errNotBearer = fmt.Errorf("%w: Authorization is not a Bearer token", ErrMalformed)
+
+// ParseBearer returns the token of one `Authorization: Bearer <token>` header value:
+// ErrMissingToken when the value or the token is empty, ErrMalformed when the scheme is not
+// Bearer. The publish route and the issuer use it; a handshake uses Extract.
+func ParseBearer(authorization string) (string, error) {
+	if authorization == "" {
+		return "", ErrMissingToken
+	}
+	tok, ok := cutBearer(authorization)
+	switch {
+	case !ok:
+		return "", errNotBearer
+	case tok == "":
+		return "", ErrMissingToken
+	}
+	return tok, nil
+}
+
+// cutBearer splits "Bearer <token>" (scheme case-insensitive, spaces trimmed).
+func cutBearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
 }

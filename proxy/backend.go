@@ -1,0 +1,86 @@
+package proxy
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/qubital/office-router/contract"
+	"github.com/qubital/office-router/internal/httpx"
+	"github.com/qubital/office-router/verifier"
+)
+
+// orgBackend is where the edge (proxy.go: routing, CORS, origin, the failure limiter,
+// verification) sends what it has admitted: the surface of the Worker's Durable Object. New picks
+// one, once: the hub (hub mode) or the forwarder (Config.Upstream). A third backend, a hub over a
+// broker, implements the same four methods; the edge does not change.
+type orgBackend interface {
+	// spendsJTI reports whether the backend, not the edge, keeps the single-use record: a
+	// forwarder that re-sends the token leaves replay to the upstream, whose store every
+	// forwarder in front of it shares.
+	spendsJTI() bool
+	// preflight answers an authorised handshake that is not an upgrade (docs/protocol.md).
+	preflight(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time)
+	// connect upgrades an authorised handshake whose jti is spent (unless spendsJTI).
+	connect(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time)
+	// publish delivers a verified publish whose jti is spent (unless spendsJTI).
+	publish(w http.ResponseWriter, r *http.Request, org, token string, raw []byte, body verifier.PublishBody)
+}
+
+var (
+	_ orgBackend = hubBackend{}
+	_ orgBackend = forwardBackend{}
+)
+
+// newBackend is the one place hub vs forward mode is decided.
+func newBackend(p *Proxy) orgBackend {
+	if p.cfg.Upstream != "" {
+		return forwardBackend{p: p, token: p.cfg.ForwardToken}
+	}
+	return hubBackend{p: p}
+}
+
+// hubBackend keeps the org's sockets in this process (hub.go, client.go).
+type hubBackend struct{ p *Proxy }
+
+func (hubBackend) spendsJTI() bool { return false }
+
+func (b hubBackend) preflight(w http.ResponseWriter, r *http.Request, id verifier.Identity, _ contract.Extracted, start time.Time) {
+	b.p.localPreflight(w, r, id, start)
+}
+
+func (b hubBackend) connect(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
+	b.p.serveHub(w, r, id, ext, start)
+}
+
+func (b hubBackend) publish(w http.ResponseWriter, _ *http.Request, org, _ string, _ []byte, body verifier.PublishBody) {
+	n := 0
+	if h := b.p.hub(org); h != nil {
+		n = h.publish(body.To, body.Data)
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+// forwardBackend relays to the upstream router (forward.go), with identity headers or, when
+// token is set (Config.ForwardToken), the client's token.
+type forwardBackend struct {
+	p     *Proxy
+	token bool
+}
+
+func (b forwardBackend) spendsJTI() bool { return b.token }
+
+func (b forwardBackend) preflight(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
+	if b.token {
+		b.p.forwardHTTP(w, r, http.MethodGet, ext.Token, nil) // the upstream knows which jtis are used
+		return
+	}
+	b.p.localPreflight(w, r, id, start)
+}
+
+func (b forwardBackend) connect(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
+	b.p.forward(w, r, id, ext, start)
+}
+
+func (b forwardBackend) publish(w http.ResponseWriter, r *http.Request, _, token string, raw []byte, _ verifier.PublishBody) {
+	b.p.forwardHTTP(w, r, http.MethodPost, token, raw)
+}

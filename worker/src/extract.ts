@@ -1,4 +1,4 @@
-// Handshake token extraction: the twin of verifier/extract.go (rules in docs/protocol.md).
+// Handshake token extraction: the twin of contract/extract.go (rules in docs/protocol.md).
 import { TokenError } from "./verify";
 
 export const SUBPROTOCOL = "office-router.v1";

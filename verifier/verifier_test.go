@@ -266,8 +266,10 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 func TestJWKSGarbageRecoveryAndStaleness(t *testing.T) {
 	key := genKey(t)
 	var good atomic.Bool
+	var garbage atomic.Int64 // answers served while !good
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !good.Load() {
+			garbage.Add(1)
 			_, _ = w.Write([]byte(`{"keys": "this is not a key set"`))
 			return
 		}
@@ -291,6 +293,11 @@ func TestJWKSGarbageRecoveryAndStaleness(t *testing.T) {
 		return err == nil
 	}, "recovery after the JWKS came back")
 	good.Store(false)
+	// Fetches run one at a time, so once two have been served garbage, any fetch that read
+	// good == true has finished and recorded its success at the present time. Moving the clock
+	// before that let such a fetch record success two hours on, and the keys looked fresh.
+	seen := garbage.Load()
+	waitUntil(t, func() bool { return garbage.Load() >= seen+2 }, "two garbage fetches after the JWKS broke")
 	offset.Store(int64(2 * time.Hour))
 	if _, err := v.Verify(t.Context(), mint(t, key, claimsAt(clock()))); !errors.Is(err, verifier.ErrKeysUnavailable) {
 		t.Fatalf("stale keys still trusted: %v", err)

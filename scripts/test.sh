@@ -115,7 +115,7 @@ rm -rf "$stressdir"
 step "Go: short fuzz runs"
 for target in verifier:FuzzVerify verifier:FuzzParsePublishBody contract:FuzzExtract proxy:FuzzParseInbound internal/rsakey:FuzzParse; do
   # -fuzz that matches nothing passes silently: a moved target must fail here instead.
-  go test -list "^${target#*:}\$" "./${target%%:*}" | grep -qx "${target#*:}" || { echo "fuzz target ${target#*:} is not in ./${target%%:*}" >&2; exit 1; }
+  go test -list "^${target#*:}\$" "./${target%%:*}" | grep -x "${target#*:}" >/dev/null || { echo "fuzz target ${target#*:} is not in ./${target%%:*}" >&2; exit 1; }
   go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-8s}" "./${target%%:*}"
 done
 

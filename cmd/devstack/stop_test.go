@@ -94,7 +94,9 @@ func watch(t *testing.T, r io.Reader) *output {
 			o.mu.Lock()
 			o.buf.WriteString(sc.Text() + "\n")
 			o.mu.Unlock()
-			if strings.Contains(sc.Text(), "local stack is up") {
+			// The banner's last line, not its first: a test that reads the banner (origins, ports)
+			// right after "up" raced the rest of it (TestMakeDevOrigins saw only the first line).
+			if strings.Contains(sc.Text(), " in two tabs") {
 				o.once.Do(func() { close(o.up) })
 			}
 		}

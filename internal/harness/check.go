@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -176,17 +177,46 @@ func (c *checker) rawGET(ctx context.Context, org string, hdr http.Header) (stri
 		return "", err
 	}
 	req.Header = hdr
+	status, body, err := c.send(req)
+	if err != nil {
+		return "", err
+	}
+	return preflightVerdict(status, body), nil
+}
+
+// requestTo builds a request whose target is path exactly as written: url.URL would resolve dot
+// segments and refuse a bad escape, which are what some cases send.
+func (c *checker) requestTo(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	base, err := url.Parse(c.httpBase)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.httpBase, body)
+	if err != nil {
+		return nil, err
+	}
+	req.URL = &url.URL{Scheme: base.Scheme, Host: base.Host, Opaque: path}
+	return req, nil
+}
+
+// send does req and decodes its JSON body: the answer every plain-HTTP case judges.
+func (c *checker) send(req *http.Request) (int, map[string]any, error) {
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
-		return "", fmt.Errorf("router unreachable at %s: %w", c.httpBase, err)
+		return 0, nil, fmt.Errorf("router unreachable at %s: %w", c.httpBase, err)
 	}
 	defer resp.Body.Close()
 	var body map[string]any
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
-	if resp.StatusCode == 200 && body["ok"] == true {
-		return "200 ok", nil
+	return resp.StatusCode, body, nil
+}
+
+// preflightVerdict reads a pre-flight answer as the table shows it.
+func preflightVerdict(status int, body map[string]any) string {
+	if status == 200 && body["ok"] == true {
+		return "200 ok"
 	}
-	return fmt.Sprintf("%d %v", resp.StatusCode, body["error"]), nil
+	return fmt.Sprintf("%d %v", status, body["error"])
 }
 
 func (c *checker) cases() []checkCase {

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -74,28 +72,20 @@ func (c *checker) boundaryCases() []checkCase {
 // rawPath sends method to path exactly as written (url.URL would refuse a bad escape).
 func (c *checker) rawPath(method, path string) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		base, err := url.Parse(c.httpBase)
+		req, err := c.requestTo(ctx, method, path, strings.NewReader(`{"data":1}`))
 		if err != nil {
 			return "", err
 		}
-		req, err := http.NewRequestWithContext(ctx, method, c.httpBase, strings.NewReader(`{"data":1}`))
-		if err != nil {
-			return "", err
-		}
-		req.URL = &url.URL{Scheme: base.Scheme, Host: base.Host, Opaque: path}
 		req.Header.Set("Authorization", "Bearer "+c.craft())
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		status, body, err := c.send(req)
 		if err != nil {
-			return "", fmt.Errorf("router unreachable at %s: %w", c.httpBase, err)
+			return "", err
 		}
-		defer resp.Body.Close()
-		var body map[string]any
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body)
 		switch {
-		case resp.StatusCode == 404 && body["error"] == "not_found", resp.StatusCode == 400:
+		case status == 404 && body["error"] == "not_found", status == 400:
 			return "refused before routing", nil
 		}
-		return fmt.Sprintf("%d %v", resp.StatusCode, body["error"]), nil
+		return fmt.Sprintf("%d %v", status, body["error"]), nil
 	}
 }
 

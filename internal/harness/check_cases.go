@@ -2,10 +2,8 @@ package harness
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -138,18 +136,14 @@ func (c *checker) post(ctx context.Context, org, token, body string) (string, er
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	status, m, err := c.send(req)
 	if err != nil {
-		return "", fmt.Errorf("router unreachable at %s: %w", c.httpBase, err)
+		return "", err
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	if resp.StatusCode == 200 {
+	if status == 200 {
 		return fmt.Sprintf("200 delivered=%v", m["delivered"]), nil
 	}
-	return fmt.Sprintf("%d %v", resp.StatusCode, m["error"]), nil
+	return fmt.Sprintf("%d %v", status, m["error"]), nil
 }
 
 func (c *checker) publish(ctx context.Context) (string, error) {

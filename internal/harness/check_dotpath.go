@@ -2,12 +2,7 @@ package harness
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"time"
 )
 
 // dotPathCases pin one answer for paths with dot segments (docs/protocol.md#routes): the Workers
@@ -27,26 +22,15 @@ func (c *checker) dotPathCases() []checkCase {
 // preflightPath GETs path (without upgrade) with a valid token for org x.
 func (c *checker) preflightPath(path string) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		base, err := url.Parse(c.httpBase)
+		req, err := c.requestTo(ctx, http.MethodGet, path, nil)
 		if err != nil {
 			return "", err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.httpBase, nil)
-		if err != nil {
-			return "", err
-		}
-		req.URL = &url.URL{Scheme: base.Scheme, Host: base.Host, Opaque: path}
 		req.Header.Set("Authorization", "Bearer "+c.craft())
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		status, body, err := c.send(req)
 		if err != nil {
-			return "", fmt.Errorf("router unreachable at %s: %w", c.httpBase, err)
+			return "", err
 		}
-		defer resp.Body.Close()
-		var body map[string]any
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
-		if resp.StatusCode == 200 && body["ok"] == true {
-			return "200 ok", nil
-		}
-		return fmt.Sprintf("%d %v", resp.StatusCode, body["error"]), nil
+		return preflightVerdict(status, body), nil
 	}
 }

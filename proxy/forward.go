@@ -154,28 +154,25 @@ func (p *Proxy) pipe(src, dst *websocket.Conn, rl *relay, fromClient bool) {
 	}
 }
 
-// policyClose ends a flooding client's relay as the hub ends a flooding client: 1008 to the
-// client (the upstream sees the same code), then both sides get closeGrace to answer while the
-// pipes drain, so the client reads its close frame instead of a reset.
+// policyClose ends a flooding client's relay as the hub ends a flooding client: 1008 to both
+// sides, once.
 func (r *relay) policyClose() {
 	if r.policyClosed.Swap(true) {
 		return
 	}
-	msg := websocket.FormatCloseMessage(ClosePolicy, "message rate limit")
-	deadline := time.Now().Add(time.Second)
-	_ = r.client.WriteControl(websocket.CloseMessage, msg, deadline)
-	_ = r.upstream.WriteControl(websocket.CloseMessage, msg, deadline)
-	_ = r.client.SetReadDeadline(time.Now().Add(closeGrace))
-	_ = r.upstream.SetReadDeadline(time.Now().Add(closeGrace))
+	r.closeBoth(ClosePolicy, "message rate limit")
 }
 
-func (r *relay) goingAway() {
-	msg := websocket.FormatCloseMessage(CloseGoingAway, "server shutting down")
+func (r *relay) goingAway() { r.closeBoth(CloseGoingAway, "server shutting down") }
+
+// closeBoth sends code to both sides, then gives each closeGrace to answer while the pipes drain,
+// as in hub mode: the client reads its close frame instead of a reset, and a silent peer cannot
+// hold Shutdown until its context ends.
+func (r *relay) closeBoth(code int, reason string) {
+	msg := websocket.FormatCloseMessage(code, reason)
 	deadline := time.Now().Add(time.Second)
 	_ = r.client.WriteControl(websocket.CloseMessage, msg, deadline)
 	_ = r.upstream.WriteControl(websocket.CloseMessage, msg, deadline)
-	// As in hub mode: each side has closeGrace to answer, then its pipe ends; a silent peer
-	// must not hold Shutdown until its context ends.
 	_ = r.client.SetReadDeadline(time.Now().Add(closeGrace))
 	_ = r.upstream.SetReadDeadline(time.Now().Add(closeGrace))
 }

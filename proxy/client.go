@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -16,8 +17,10 @@ import (
 	"github.com/qubital/office-router/verifier"
 )
 
-// client is one socket in a hub. The handler goroutine reads (readLoop); a writer goroutine
-// exists only while the queue has something to send, so an idle connection costs one goroutine.
+// client is one socket in a hub. Its input is read by sessions (poller.go: a goroutine only
+// while the socket has input) or, where there is no poller, by one goroutine (readLoop); a writer
+// goroutine exists only while the queue has something to send. So an idle connection costs no
+// goroutine at all where the poller runs, one elsewhere.
 type client struct {
 	env    *clientEnv
 	h      *hub
@@ -26,12 +29,20 @@ type client struct {
 	id     verifier.Identity
 	connID string
 	limit  *rate.Limiter
+	fd     int32 // the socket's descriptor while the poller watches it; only its sessions use it
+
+	// deadline cuts the socket (kill) when the peer has sent nothing, pongs included, for
+	// 2×PingPeriod + WriteWait, or has not answered our close frame within closeGrace. A timer,
+	// not the socket's read deadline: no goroutine sits in a read for that deadline to wake.
+	deadline *time.Timer
 
 	mu    sync.Mutex
 	queue []outgoing
 	state connState // changed only by setState
 	// writing: a writer goroutine runs (or, while connecting, is held back until attach).
 	writing bool
+	// killed: kill cut the socket; the reader ends at the next message instead of draining.
+	killed bool
 
 	writeDeadline time.Time // the socket's write deadline; only the (single) writer touches it
 }
@@ -93,6 +104,7 @@ func (c *client) attach(conn *websocket.Conn, br *bufio.Reader) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.conn, c.br = conn, br
+	c.deadline = time.AfterFunc(c.idleWait(), c.kill)
 	c.setState(stateOpen) // unless a close came first: then it stays closing or closed
 	c.writing = false
 	if len(c.queue) > 0 {
@@ -179,21 +191,57 @@ func (c *client) abort(conn *websocket.Conn, code int, reason string) {
 	go func() {
 		defer c.env.wg.Done()
 		if conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.env.cfg.WriteWait)) != nil {
-			_ = conn.NetConn().Close()
+			c.kill()
 			return
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+		c.closeDeadline()
 	}()
 }
 
-// kill cuts the TCP connection; the read loop then ends and the hub forgets the client.
+// kill cuts the TCP connection; the reader then ends and the hub forgets the client.
 func (c *client) kill() {
 	c.mu.Lock()
 	conn := c.conn
+	c.setState(stateClosed)
+	c.queue, c.killed = nil, true
 	c.mu.Unlock()
 	if conn != nil {
-		_ = conn.NetConn().Close()
+		cut(conn.NetConn())
 	}
+}
+
+// cut shuts a socket down both ways without closing it: a reader blocked in it, or the poller
+// watching it, sees EOF, and the client's end closes it (closing would take it out of the
+// poller's set without a word, and nobody would end the client).
+func cut(nc net.Conn) {
+	if s, ok := nc.(interface {
+		CloseRead() error
+		CloseWrite() error
+	}); ok {
+		_ = s.CloseRead()
+		_ = s.CloseWrite()
+		return
+	}
+	_ = nc.Close()
+}
+
+func (c *client) idleWait() time.Duration { return 2*c.env.cfg.PingPeriod + c.env.cfg.WriteWait }
+
+// alive moves the deadline to idleWait from now: the peer sent something. Not once a close is
+// under way: then the close deadline stands.
+func (c *client) alive() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state < stateClosing {
+		c.deadline.Reset(c.idleWait())
+	}
+}
+
+// closeDeadline gives the peer closeGrace to answer our close frame.
+func (c *client) closeDeadline() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline.Reset(closeGrace)
 }
 
 func (c *client) writeLoop() {
@@ -231,15 +279,14 @@ func (c *client) writeLoop() {
 				err = c.conn.WriteControl(websocket.PingMessage, nil, deadline)
 			case m.close != 0:
 				err = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.close, m.reason), deadline)
-				// Give the peer a moment to answer the close, then the read loop ends.
-				_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+				// Give the peer a moment to answer the close, then the reader ends.
+				c.closeDeadline()
 			default:
 				err = c.conn.WriteMessage(websocket.TextMessage, m.data)
 			}
 			if err != nil {
 				c.mu.Lock()
-				c.setState(stateClosed)
-				c.queue, c.writing = nil, false
+				c.writing = false
 				c.mu.Unlock()
 				c.kill()
 				return
@@ -254,46 +301,70 @@ var (
 	jsonNull   = json.RawMessage("null")
 )
 
-// readLoop runs in the connection's read goroutine until the socket closes or fails; the
-// caller then leaves the hub and lingers.
+// readLoop is the reader where no poller runs: one goroutine per connection, which waits in a
+// shallow frame (waitReadable) between messages, until the socket closes or fails; the caller
+// then ends the client.
 func (c *client) readLoop() {
-	wait := 2*c.env.cfg.PingPeriod + c.env.cfg.WriteWait
-	c.conn.SetReadLimit(c.env.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
-	_ = c.conn.SetReadDeadline(time.Now().Add(wait))
-	c.conn.SetPongHandler(func(string) error {
-		if c.isClosed() {
-			return nil // closing: keep the close deadline
-		}
-		return c.conn.SetReadDeadline(time.Now().Add(wait))
-	})
+	c.startReading()
 	rc := rawConn(c.conn.NetConn())
+	var peek func() bool
+	if rc != nil {
+		peek = func() bool {
+			ready := true
+			_ = rc.Control(func(fd uintptr) { ready = peekReadable(fd) })
+			return ready
+		}
+	}
 	for {
-		if c.br != nil && rc != nil && c.br.Buffered() == 0 {
-			if waitReadable(rc) != nil {
-				return
+		if rc != nil && waitReadable(rc) != nil {
+			return
+		}
+		if !c.readAvailable(peek) {
+			return
+		}
+	}
+}
+
+// startReading sets the read limit and the pong handler; before the first read.
+func (c *client) startReading() {
+	c.conn.SetReadLimit(c.env.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
+	c.conn.SetPongHandler(func(string) error {
+		c.alive()
+		return nil
+	})
+}
+
+// readAvailable reads and handles the socket's input until peek reports that a read would block
+// (nil peek: never), and reports whether the socket is still open. A frame that has only partly
+// arrived is waited for inside gorilla. It returns false once the socket has ended (EOF, an
+// error, the peer's close frame, kill): the caller then ends the client.
+func (c *client) readAvailable(peek func() bool) bool {
+	for {
+		if c.br.Buffered() == 0 {
+			if peek != nil && !peek() {
+				return true
 			}
 			if _, err := c.br.Peek(1); err != nil {
-				return
+				return false
 			}
 		}
-		if c.br != nil {
-			if n := pongFrameLen(c.br); n > 0 {
-				_, _ = c.br.Discard(n)
-				if !c.isClosed() {
-					_ = c.conn.SetReadDeadline(time.Now().Add(wait))
-				}
-				continue
-			}
+		if n := pongFrameLen(c.br); n > 0 {
+			_, _ = c.br.Discard(n)
+			c.alive()
+			continue
 		}
 		mt, data, err := c.conn.ReadMessage()
 		if err != nil {
-			return
+			return false
 		}
 		c.env.m.in.Inc()
 		if c.isClosed() {
+			if c.isKilled() {
+				return false
+			}
 			continue // draining until the peer answers our close
 		}
-		_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+		c.alive()
 		if !c.limit.Allow() {
 			c.closeGracefully(ClosePolicy, "message rate limit")
 			continue
@@ -312,6 +383,21 @@ func (c *client) readLoop() {
 		}
 		c.handle(data)
 	}
+}
+
+func (c *client) isKilled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.killed
+}
+
+// end is the client's last step, run by its reader once the socket ended: the hub forgets it
+// (and the others see the leave at once), then the socket closes after the linger.
+func (c *client) end() {
+	c.finish() // nothing is queued (so no writer is started) once the reader is gone
+	c.h.leave(c)
+	c.deadline.Stop()
+	c.linger()
 }
 
 // handle dispatches one protocol message (docs/protocol.md#messages).

@@ -252,11 +252,36 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	p.m.accepted.Inc()
 	p.m.latency.Observe(time.Since(start).Seconds())
 	c.attach(conn, hw.br)
+	// From here the connection's reader owns the wait group count added by reserve: its
+	// sessions (poller.go), or one goroutine where no poller runs.
+	if p.poll != nil {
+		c.startReading()
+		if p.poll.add(c) == nil {
+			return
+		}
+	}
 	go func() {
-		defer p.wg.Done() // added by reserve: the connection's reader owns it from here
+		defer p.wg.Done()
 		c.readLoop()
-		c.finish() // nothing is queued (so no writer is started) once the reader is gone
-		h.leave(c) // at once: the others see the leave without waiting for the linger
-		c.linger()
+		c.end()
 	}()
+}
+
+// session reads what c's socket has, on the poller's word that it is readable, then either
+// hands the socket back to the poller or, when it ended, ends the client.
+func (p *Proxy) session(c *client) {
+	defer p.wg.Done() // added by dispatch
+	if c.readAvailable(c.peek) && p.poll.rearm(c) == nil {
+		return
+	}
+	p.poll.remove(c)
+	c.end()
+	p.wg.Done() // added by reserve
+}
+
+// dispatch starts a session for a socket the poller found readable. The connection's own count
+// (from reserve) is held until its last session ends, so this Add never races Shutdown's Wait.
+func (p *Proxy) dispatch(c *client) {
+	p.wg.Add(1)
+	go p.session(c)
 }

@@ -35,6 +35,7 @@ type Proxy struct {
 	replay     *verifier.ReplayCache
 	failures   *ipLimiter
 	backend    orgBackend // hub or forwarder, chosen once by newBackend
+	poll       *poller    // hub mode where the platform has one (poller_linux.go), else nil
 	env        clientEnv  // what hub clients see of the proxy (client.go)
 
 	mu      sync.Mutex
@@ -56,8 +57,8 @@ func WithLogger(l *slog.Logger) Option { return func(p *Proxy) { p.log = l } }
 // WithClock replaces time.Now for rate limits and replay windows, for tests.
 func WithClock(now func() time.Time) Option { return func(p *Proxy) { p.now = now } }
 
-// New validates cfg and builds a Proxy that checks tokens with v. It starts one goroutine, the
-// pinger, which Shutdown stops.
+// New validates cfg and builds a Proxy that checks tokens with v. In hub mode it starts the
+// pinger and, on Linux, the poller of idle sockets (poller_linux.go); Shutdown stops both.
 func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	if v == nil {
 		return nil, errors.New("proxy: nil verifier")
@@ -87,6 +88,12 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	p.env = clientEnv{cfg: &p.cfg, m: p.m, wg: &p.wg}
 	p.backend = newBackend(p)
 	if _, hub := p.backend.(hubBackend); hub {
+		if pl, err := newPoller(); err == nil {
+			p.poll = pl
+			go pl.run(p.dispatch)
+		} else {
+			p.log.Debug("no poller: one reader goroutine per socket", "err", err)
+		}
 		go p.pinger()
 	}
 	return p, nil
@@ -386,6 +393,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	go func() { p.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		p.stopPoller()
 		return nil
 	case <-ctx.Done():
 		for _, c := range p.allClients() { // listed again: some joined after the first list
@@ -395,7 +403,15 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 			r.kill()
 		}
 		<-done
+		p.stopPoller()
 		return ctx.Err()
+	}
+}
+
+// stopPoller stops the poller once no connection is left for it to watch.
+func (p *Proxy) stopPoller() {
+	if p.poll != nil {
+		p.poll.close()
 	}
 }
 

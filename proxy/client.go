@@ -28,8 +28,8 @@ type client struct {
 	br     *bufio.Reader // gorilla reads through it; see idle.go
 	id     verifier.Identity
 	connID string
-	limit  *rate.Limiter
-	fd     int32 // the socket's descriptor while the poller watches it; only its sessions use it
+	limit  *rate.Limiter // nil until the first message; only the reader touches it
+	fd     int32         // the socket's descriptor while the poller watches it; only its sessions use it
 
 	// deadline cuts the socket (kill) when the peer has sent nothing, pongs included, for
 	// 2×PingPeriod + WriteWait, or has not answered our close frame within closeGrace. A timer,
@@ -86,8 +86,7 @@ type outgoing struct {
 func newClient(env *clientEnv, h *hub, id verifier.Identity) *client {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &client{env: env, h: h, id: id, connID: hex.EncodeToString(b[:]), writing: true,
-		limit: rate.NewLimiter(rate.Limit(env.cfg.MessagesPerSecond), env.cfg.MessageBurst)}
+	return &client{env: env, h: h, id: id, connID: hex.EncodeToString(b[:]), writing: true}
 }
 
 // clientEnv is what a hub's clients need from the process, instead of a pointer back to the
@@ -365,6 +364,9 @@ func (c *client) readAvailable(peek func() bool) bool {
 			continue // draining until the peer answers our close
 		}
 		c.alive()
+		if c.limit == nil { // made at the first message: most sockets idle, many never send
+			c.limit = rate.NewLimiter(rate.Limit(c.env.cfg.MessagesPerSecond), c.env.cfg.MessageBurst)
+		}
 		if !c.limit.Allow() {
 			c.closeGracefully(ClosePolicy, "message rate limit")
 			continue

@@ -256,9 +256,11 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	// sessions (poller.go), or one goroutine where no poller runs.
 	if p.poll != nil {
 		c.startReading()
+		c.parkReader()
 		if p.poll.add(c) == nil {
 			return
 		}
+		c.unparkReader()
 	}
 	go func() {
 		defer p.wg.Done()
@@ -271,8 +273,12 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 // hands the socket back to the poller or, when it ended, ends the client.
 func (p *Proxy) session(c *client) {
 	defer p.wg.Done() // added by dispatch
-	if c.readAvailable(c.peek) && p.poll.rearm(c) == nil {
-		return
+	c.unparkReader()
+	if c.readAvailable(c.peek) {
+		c.parkReader() // nothing is buffered: the buffer waits in the pool, not in c
+		if p.poll.rearm(c) == nil {
+			return
+		}
 	}
 	p.poll.remove(c)
 	c.end()

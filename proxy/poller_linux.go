@@ -118,7 +118,15 @@ func (pl *poller) add(c *client) error {
 
 // rearm watches c's socket again after a session found it would block. Only the session that
 // owns c calls it, while c's socket is open.
-func (pl *poller) rearm(c *client) error { return pl.ctl(syscall.EPOLL_CTL_MOD, c.fd) }
+//
+// It holds pl.mu across the re-arm, and run looks the client up under pl.mu before it starts
+// the next session: so everything this session did happens before the next one starts (the
+// epoll_ctl alone is no synchronisation the memory model knows of).
+func (pl *poller) rearm(c *client) error {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.ctl(syscall.EPOLL_CTL_MOD, c.fd)
+}
 
 // remove forgets c's socket; called by its last session before the socket is closed.
 func (pl *poller) remove(c *client) {

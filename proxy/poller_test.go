@@ -1,0 +1,88 @@
+//go:build linux
+
+package proxy_test
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/qubital/office-router/proxy"
+)
+
+// TestIdleSocketsHoldNoGoroutine: on Linux an idle hub socket waits in the poller's epoll set,
+// not in a goroutine of its own (poller_linux.go). After a message wakes every socket, each
+// answers and goes back to the set: the goroutines come back down.
+func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
+	const n = 200
+	e := newEnv(t, proxy.Config{})
+	before := runtime.NumGoroutine()
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		conns[i] = e.dial(fmt.Sprintf("u%d", i), fmt.Sprintf("org%d", i%7)).conn
+	}
+	settled := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			g := runtime.NumGoroutine() - before
+			if g < n/10 {
+				t.Logf("%s: %d goroutines for %d sockets", what, g, n)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d goroutines for %d idle sockets, want none per socket", what, g, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	settled("after the handshakes")
+	for i, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("client %d: %v", i, err)
+			}
+			if string(data) == "pong" {
+				break
+			}
+			if len(data) > 0 && data[0] == '{' && c.WriteMessage(websocket.TextMessage, []byte("ping")) != nil {
+				t.Fatalf("client %d: write failed", i)
+			}
+		}
+	}
+	settled("after a ping on every socket")
+}
+
+// TestFloodAfterCloseIsCut: a client that ignores our close frame and keeps sending is cut
+// after closeGrace, however much it sends: nothing it sends moves the close deadline, and once
+// cut the reader ends at the next message instead of draining for ever.
+func TestFloodAfterCloseIsCut(t *testing.T) {
+	e := newEnv(t, proxy.Config{MessagesPerSecond: 1, MessageBurst: 1})
+	c := e.dial("flood", "acme")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // never reads: never answers the 1008
+		defer close(done)
+		msg := []byte(`{"type":"broadcast","data":1}`)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+			if c.conn.WriteMessage(websocket.TextMessage, msg) != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	start := time.Now()
+	waitFor(t, func() bool { return e.p.Stats().Connections == 0 }, "flooding client never cut: %+v", e.p)
+	t.Logf("cut %v after the flood began", time.Since(start).Round(time.Millisecond))
+}

@@ -26,7 +26,7 @@ type client struct {
 	h      *hub
 	conn   *websocket.Conn
 	br     *bufio.Reader // gorilla reads through it; see idle.go
-	id     verifier.Identity
+	id     member
 	connID string
 	limit  *rate.Limiter // nil until the first message; only the reader touches it
 	fd     int32         // the socket's descriptor while the poller watches it; only its sessions use it
@@ -46,6 +46,11 @@ type client struct {
 
 	writeDeadline time.Time // the socket's write deadline; only the (single) writer touches it
 }
+
+// member is what a client keeps of its token's identity: what the hub shows and routes by. The
+// rest (org, subject, jti, times) was used at the handshake; kept, it would cost every idle
+// socket about 200 bytes.
+type member struct{ UserID, Role string }
 
 // connState is where a client is in its life: connecting → open → closing → closed. Moves are
 // forward only and may skip a state (a socket whose upgrade fails goes from connecting to
@@ -86,7 +91,7 @@ type outgoing struct {
 func newClient(env *clientEnv, h *hub, id verifier.Identity) *client {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &client{env: env, h: h, id: id, connID: hex.EncodeToString(b[:]), writing: true}
+	return &client{env: env, h: h, id: member{UserID: id.UserID, Role: id.Role}, connID: hex.EncodeToString(b[:]), writing: true}
 }
 
 // clientEnv is what a hub's clients need from the process, instead of a pointer back to the

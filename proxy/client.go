@@ -30,6 +30,7 @@ type client struct {
 	connID string
 	limit  *rate.Limiter // nil until the first message; only the reader touches it
 	fd     int32         // the socket's descriptor while the poller watches it; only its sessions use it
+	slot   uint8         // which of the pinger's slots pings it (pingSlots)
 
 	// deadline cuts the socket (kill) when the peer has sent nothing, pongs included, for
 	// 2×PingPeriod + WriteWait, or has not answered our close frame within closeGrace. A timer,
@@ -91,7 +92,8 @@ type outgoing struct {
 func newClient(env *clientEnv, h *hub, id verifier.Identity) *client {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &client{env: env, h: h, id: member{UserID: id.UserID, Role: id.Role}, connID: hex.EncodeToString(b[:]), writing: true}
+	return &client{env: env, h: h, id: member{UserID: id.UserID, Role: id.Role}, connID: hex.EncodeToString(b[:]), writing: true,
+		slot: b[0] % pingSlots}
 }
 
 // clientEnv is what a hub's clients need from the process, instead of a pointer back to the

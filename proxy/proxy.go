@@ -415,15 +415,23 @@ func (p *Proxy) stopPoller() {
 	}
 }
 
+// pingSlots spreads the pings over the period: each tick of PingPeriod/pingSlots pings the
+// connections of one slot (client.slot), so each is still pinged every PingPeriod. All at once,
+// every idle socket would start a writer, and then a reader for the pong, in the same instant:
+// thousands of goroutines whose descriptors and stacks the runtime keeps after they end.
+const pingSlots = 16
+
 // pinger asks every connection's writer to send a ping each PingPeriod.
 func (p *Proxy) pinger() {
-	t := time.NewTicker(p.cfg.PingPeriod)
+	t := time.NewTicker(p.cfg.PingPeriod / pingSlots)
 	defer t.Stop()
+	var slot uint8
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-t.C:
+			slot = (slot + 1) % pingSlots
 			p.mu.Lock()
 			var all []*client
 			for _, h := range p.hubs {
@@ -431,7 +439,9 @@ func (p *Proxy) pinger() {
 			}
 			p.mu.Unlock()
 			for _, c := range all {
-				c.ping()
+				if c.slot == slot {
+					c.ping()
+				}
 			}
 		}
 	}

@@ -10,11 +10,13 @@ import (
 )
 
 // Idle connections are the common case (thousands of sockets, a message now and then), so an
-// idle socket must cost little: no goroutine blocked deep inside the WebSocket reader (its stack
-// would stay at 4 KiB or more) and no read buffer beyond the one gorilla shares with us.
+// idle socket must cost little: no goroutine blocked inside the WebSocket reader, and no read
+// buffer while nothing is buffered.
 //
-// The read goroutine therefore waits for readability in a shallow frame (waitReadable), so the
-// runtime can shrink its stack to the minimum while it is idle, and only then calls into gorilla.
+// On Linux an idle socket has no goroutine at all: it waits in the poller's epoll set
+// (poller_linux.go), and its read buffer waits in readBuffers. Elsewhere its read goroutine
+// waits for readability in a shallow frame (waitReadable), so the runtime can shrink its stack
+// to the minimum while it is idle, and only then calls into gorilla.
 // To know whether gorilla has bytes buffered (then it must not wait), the proxy supplies the
 // bufio.Reader itself: gorilla's Upgrader, with ReadBufferSize 0, documents that it reads through
 // the buffer returned by Hijack, and hijackWriter returns ours. Pong frames, the one thing an idle

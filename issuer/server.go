@@ -33,7 +33,7 @@ type Server struct {
 	jwks      []byte
 	origins   httpx.Origins
 	m         *metrics
-	mints     *mintLimiter        // per-user mint budget (ratelimit.go)
+	mints     *clientaddr.Limiter // per-user mint budget (ratelimit.go)
 	authFails *clientaddr.Limiter // per-address failed access tokens (authlimit.go)
 	log       *slog.Logger
 	cancel    context.CancelFunc
@@ -286,7 +286,7 @@ func (s *Server) handleRequestAccess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.mints.allow(w, id.UserID); err != nil {
+	if err := s.allowMint(w, id.UserID); err != nil {
 		return err
 	}
 	tok, err := s.minter.MintHandshake(id)
@@ -317,7 +317,7 @@ func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) error {
 	if s.realtime == nil {
 		return ErrRealtimeDisabled
 	}
-	if err := s.mints.allow(w, id.UserID); err != nil {
+	if err := s.allowMint(w, id.UserID); err != nil {
 		return err
 	}
 	tok, err := s.realtime.Mint(id.UserID)

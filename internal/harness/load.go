@@ -264,24 +264,13 @@ func (l *loadRun) stopReaders() {
 // fanOut is phase 2: in each org the first connection broadcasts Messages times (paced to Rate);
 // every other member records the latency carried in the message. It closes the connections.
 func (l *loadRun) fanOut(ctx context.Context) {
-	cfg := l.cfg
-	members := make([][]*loadConn, cfg.Orgs)
-	for _, c := range l.conns {
-		if c != nil {
-			members[c.org] = append(members[c.org], c)
-		}
-	}
-	for _, m := range members {
-		if len(m) > 1 {
-			l.res.Expected += int64(cfg.Messages) * int64(len(m)-1)
-		}
-	}
+	members := l.members()
 	if l.res.Expected == 0 {
 		l.stopReaders()
 		return
 	}
 	l.expected.Store(l.res.Expected)
-	fctx, fcancel := context.WithTimeout(ctx, cfg.Timeout)
+	fctx, fcancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer fcancel()
 	var dl []time.Duration
 	collected := make(chan struct{})
@@ -291,12 +280,48 @@ func (l *loadRun) fanOut(ctx context.Context) {
 		}
 		close(collected)
 	}()
+	fstart := time.Now()
+	l.broadcast(fctx, members)
+	select {
+	case <-l.done:
+	case <-fctx.Done():
+		l.fail("fan-out timed out")
+	}
+	felapsed := time.Since(fstart)
+	l.res.Deliveries = l.delivered.Load()
+	l.res.DeliveriesPerSec = float64(l.res.Deliveries) / felapsed.Seconds()
+	l.stopReaders()
+	close(l.latCh)
+	<-collected
+	l.res.Delivery = percentiles(dl)
+}
+
+// members groups the open connections by org and sets res.Expected: every broadcast reaches
+// the org's other members.
+func (l *loadRun) members() [][]*loadConn {
+	members := make([][]*loadConn, l.cfg.Orgs)
+	for _, c := range l.conns {
+		if c != nil {
+			members[c.org] = append(members[c.org], c)
+		}
+	}
+	for _, m := range members {
+		if len(m) > 1 {
+			l.res.Expected += int64(l.cfg.Messages) * int64(len(m)-1)
+		}
+	}
+	return members
+}
+
+// broadcast sends Messages broadcasts from the first member of each org with others, stamped
+// with the send time, paced so that deliveries come at Rate in total (0: as fast as possible).
+func (l *loadRun) broadcast(ctx context.Context, members [][]*loadConn) {
+	cfg := l.cfg
 	var interval time.Duration
 	if cfg.Rate > 0 {
 		perMsg := float64(l.res.Expected) / float64(cfg.Messages*cfg.Orgs) // deliveries per broadcast
 		interval = time.Duration(float64(time.Second) * perMsg / cfg.Rate)
 	}
-	fstart := time.Now()
 	for i := 0; i < cfg.Messages; i++ {
 		for _, m := range members {
 			if len(m) < 2 {
@@ -310,23 +335,11 @@ func (l *loadRun) fanOut(ctx context.Context) {
 			if interval > 0 {
 				select {
 				case <-time.After(interval):
-				case <-fctx.Done():
+				case <-ctx.Done():
 				}
 			}
 		}
 	}
-	select {
-	case <-l.done:
-	case <-fctx.Done():
-		l.fail("fan-out timed out")
-	}
-	felapsed := time.Since(fstart)
-	l.res.Deliveries = l.delivered.Load()
-	l.res.DeliveriesPerSec = float64(l.res.Deliveries) / felapsed.Seconds()
-	l.stopReaders()
-	close(l.latCh)
-	<-collected
-	l.res.Delivery = percentiles(dl)
 }
 
 func shortErr(err error) string {

@@ -83,7 +83,9 @@ func (pl *poller) run(dispatch func(*client)) {
 		}
 		pl.mu.Unlock()
 		for _, c := range ready {
-			dispatch(c)
+			if !pl.takePong(c) {
+				dispatch(c)
+			}
 		}
 		clear(ready)
 	}
@@ -156,3 +158,27 @@ func (pl *poller) close() {
 
 // peek is c's sessions' look before they hand the socket back: false when a read would block.
 func (c *client) peek() bool { return peekReadable(uintptr(c.fd)) }
+
+// takePong handles the one input an idle socket gets every ping period, a lone pong, without
+// starting a session: when the socket holds exactly one complete pong frame (masked, final, as
+// pongFrameLen wants), it is received and dropped here, the deadline moves, and the socket is
+// re-armed. Anything else (more input, a partial frame, EOF, an error) is left for a session.
+// c is armed-and-reported, so no session runs and the socket is open: its descriptor is safe to
+// use, and gorilla's reader sits at a frame boundary with nothing buffered (parkReader).
+func (pl *poller) takePong(c *client) bool {
+	const maxPong = 2 + 4 + 125
+	var b [maxPong + 1]byte
+	n, _, err := syscall.Recvfrom(int(c.fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	if err != nil || n < 6 {
+		return false
+	}
+	const finPong, maskBit = 0x80 | 0xA, 0x80
+	if b[0] != finPong || b[1]&maskBit == 0 || b[1]&0x7f > 125 || n != 6+int(b[1]&0x7f) {
+		return false
+	}
+	if m, _, err := syscall.Recvfrom(int(c.fd), b[:n], syscall.MSG_DONTWAIT); err != nil || m != n {
+		return false // cannot happen (the bytes were there, and only we read); a session reads on
+	}
+	c.alive()
+	return pl.rearm(c) == nil // else the session started instead ends the client
+}

@@ -86,3 +86,54 @@ func TestFloodAfterCloseIsCut(t *testing.T) {
 	waitFor(t, func() bool { return e.p.Stats().Connections == 0 }, "flooding client never cut: %+v", e.p)
 	t.Logf("cut %v after the flood began", time.Since(start).Round(time.Millisecond))
 }
+
+// TestPongsAndMessagesInterleave: with a ping every few milliseconds, pongs (taken by the poller
+// itself when alone, takePong) and text frames race each other on every socket; no text frame
+// may be lost or wait for the next packet, and every socket stays alive.
+func TestPongsAndMessagesInterleave(t *testing.T) {
+	rounds := 3000
+	if testing.Short() {
+		rounds = 1000
+	}
+	const clients = 8
+	e := newEnv(t, proxy.Config{PingPeriod: 16 * time.Millisecond, WriteWait: time.Second,
+		MessagesPerSecond: 1e9, MessageBurst: 1 << 30})
+	errs := make(chan error, clients)
+	for i := range clients {
+		conn := e.dial(fmt.Sprintf("u%d", i), "pongs").conn
+		go func() {
+			var pings int
+			conn.SetPingHandler(func(data string) error { // as gorilla's default, counted
+				pings++
+				return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+			})
+			for r := range rounds {
+				if err := conn.WriteMessage(websocket.TextMessage, []byte("ping")); err != nil {
+					errs <- fmt.Errorf("client %d round %d: write: %v", i, r, err)
+					return
+				}
+				_ = conn.SetReadDeadline(time.Now().Add(stallLimit))
+				for {
+					_, data, err := conn.ReadMessage()
+					if err != nil {
+						errs <- fmt.Errorf("client %d round %d: no pong within %v: %v", i, r, stallLimit, err)
+						return
+					}
+					if string(data) == "pong" {
+						break
+					}
+				}
+			}
+			if pings == 0 {
+				errs <- fmt.Errorf("client %d: no server ping in %d rounds", i, rounds)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

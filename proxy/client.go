@@ -111,6 +111,9 @@ func (c *client) attach(conn *websocket.Conn, br *bufio.Reader) {
 	defer c.mu.Unlock()
 	c.conn, c.br = conn, br
 	c.deadline = time.AfterFunc(c.idleWait(), c.kill)
+	if c.killed { // Shutdown gave up on it while it was connecting: nothing else will cut it
+		cut(conn.NetConn())
+	}
 	c.setState(stateOpen) // unless a close came first: then it stays closing or closed
 	c.writing = false
 	if len(c.queue) > 0 {

@@ -93,7 +93,7 @@ func TestFloodAfterCloseIsCut(t *testing.T) {
 func TestPongsAndMessagesInterleave(t *testing.T) {
 	rounds := 3000
 	if testing.Short() {
-		rounds = 1000
+		rounds = 300
 	}
 	const clients = 8
 	e := newEnv(t, proxy.Config{PingPeriod: 16 * time.Millisecond, WriteWait: time.Second,

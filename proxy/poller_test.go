@@ -137,3 +137,41 @@ func TestPongsAndMessagesInterleave(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderWithAndWithoutPoller: the same conversation through both readers, the poller's
+// sessions and the goroutine per socket that other platforms use (readLoop): back-to-back
+// frames, a message, a rate-limit close, a leave. (TestKeepAlive covers pongs with the poller.)
+func TestReaderWithAndWithoutPoller(t *testing.T) {
+	for _, poller := range []bool{true, false} {
+		t.Run(fmt.Sprintf("poller=%v", poller), func(t *testing.T) {
+			e := newEnv(t, proxy.Config{MessagesPerSecond: 1, MessageBurst: 3})
+			if !poller {
+				proxy.WithoutPoller(e.p)
+			}
+			a, b := e.dial("a", "acme"), e.dial("b", "acme")
+			a.next() // welcome
+			if m := a.next(); m["event"] != "join" {
+				t.Fatalf("a: %v, want b's join", m)
+			}
+			b.next()
+			a.send("ping")
+			a.send("ping")
+			for range 2 {
+				if m := a.next(); m["raw"] != "pong" {
+					t.Fatalf("a: %v, want pong", m)
+				}
+			}
+			a.send(map[string]any{"type": "broadcast", "data": "hi"})
+			if m := b.next(); m["type"] != "message" || m["from"] != "a" {
+				t.Fatalf("b: %v, want a's message", m)
+			}
+			a.send("ping") // the fourth message in a burst of 3
+			if code := a.closeCode(); code != proxy.ClosePolicy {
+				t.Fatalf("a closed with %d, want %d", code, proxy.ClosePolicy)
+			}
+			if m := b.next(); m["event"] != "leave" || m["userId"] != "a" {
+				t.Fatalf("b: %v, want a's leave", m)
+			}
+		})
+	}
+}

@@ -421,17 +421,29 @@ func (p *Proxy) stopPoller() {
 // thousands of goroutines whose descriptors and stacks the runtime keeps after they end.
 const pingSlots = 16
 
-// pinger asks every connection's writer to send a ping each PingPeriod.
+// pinger asks every connection's writer to send a ping each PingPeriod. A busy machine drops
+// ticks, so the slots due are counted from the clock, not from the ticks: a late tick pings every
+// slot it missed (each at most once), and no connection goes a period without its ping.
 func (p *Proxy) pinger() {
-	t := time.NewTicker(p.cfg.PingPeriod / pingSlots)
+	slotLen := p.cfg.PingPeriod / pingSlots
+	t := time.NewTicker(slotLen)
 	defer t.Stop()
-	var slot uint8
+	start := time.Now()
+	var done int64 // slots pinged since start
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-t.C:
-			slot = (slot + 1) % pingSlots
+			due := int64(time.Since(start) / slotLen)
+			if due <= done {
+				continue
+			}
+			var ping [pingSlots]bool
+			for k := max(done, due-pingSlots) + 1; k <= due; k++ {
+				ping[k%pingSlots] = true
+			}
+			done = due
 			p.mu.Lock()
 			var all []*client
 			for _, h := range p.hubs {
@@ -439,7 +451,7 @@ func (p *Proxy) pinger() {
 			}
 			p.mu.Unlock()
 			for _, c := range all {
-				if c.slot == slot {
+				if ping[c.slot] {
 					c.ping()
 				}
 			}

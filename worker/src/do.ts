@@ -74,6 +74,8 @@ export class WebSocketServer extends DurableObject<Env> {
   private readonly buckets = new WeakMap<WebSocket, Bucket>();
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
   private alarmArmed: boolean | undefined;
+  /** A new user's `join`, accepted but not yet sent to the others (announceJoin says why). */
+  private pendingJoin: { text: string; except: WebSocket } | undefined;
   /** Rows of the last connect's SQL, for the cost table in docs/performance.md. */
   lastConnectRows: RowCounts = { read: 0, written: 0 };
 
@@ -90,6 +92,7 @@ export class WebSocketServer extends DurableObject<Env> {
    * one call that stays a fetch. The identity is the typed Admission the edge wrote (admission.ts).
    */
   async fetch(request: Request): Promise<Response> {
+    this.flushJoin();
     const who = readAdmission(request);
     if (!who || request.headers.get("Upgrade") !== "websocket") return json(400, { error: "bad_request" });
     const res = await this.accept(who);
@@ -98,6 +101,7 @@ export class WebSocketServer extends DurableObject<Env> {
 
   /** Read-only replay check for the pre-flight: true when the jti is in use. */
   async jtiUsed(jti: string): Promise<boolean> {
+    this.flushJoin();
     return this.jtis.used(jti, Math.floor(Date.now() / 1000));
   }
 
@@ -106,6 +110,7 @@ export class WebSocketServer extends DurableObject<Env> {
    * `data` is the JSON text of the value, passed on verbatim.
    */
   async publish(jti: string, until: number, to: string | null, data: string): Promise<PublishResult> {
+    this.flushJoin();
     const refused = this.jtis.use(jti, until, Math.floor(Date.now() / 1000));
     if (refused) return { ok: false, reason: refused };
     const text = `{"type":"event","data":${data}}`;
@@ -146,10 +151,7 @@ export class WebSocketServer extends DurableObject<Env> {
         presence: [...roster].map(([userId, role]) => ({ userId, role })),
       }),
     );
-    if (!alreadyOnline) {
-      const join = JSON.stringify({ type: "presence", event: "join", userId: att.userId, role: att.role });
-      this.sendAll(this.ctx.getWebSockets(), join, server);
-    }
+    if (!alreadyOnline) this.announceJoin(server, JSON.stringify({ type: "presence", event: "join", userId: att.userId, role: att.role }));
     await this.armAlarm();
     logEvent("connect", { org: att.orgId, user: att.userId, connection: att.connectionId, rowsRead: rows.read, rowsWritten: rows.written });
     const headers: HeadersInit = who.subprotocol === SUBPROTOCOL ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {};
@@ -157,6 +159,7 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.flushJoin();
     // Frames still arriving after the server closed the socket (flood, 1009, or closed as dead
     // with its leave announced) are dropped: the runtime keeps delivering them, and readyState
     // stays OPEN until the close completes.
@@ -190,6 +193,7 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.flushJoin();
     await this.ended(ws, code);
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -199,11 +203,13 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   async webSocketError(ws: WebSocket): Promise<void> {
+    this.flushJoin();
     await this.ended(ws, 1006);
   }
 
   /** Closes sockets with no ping for PING_TIMEOUT_MS, collects used jtis, re-arms while sockets remain. */
   async alarm(): Promise<void> {
+    this.flushJoin();
     const now = Date.now();
     await this.sweep(now);
     this.jtis.collect(Math.floor(now / 1000));
@@ -315,8 +321,34 @@ export class WebSocketServer extends DurableObject<Env> {
     return this.roster;
   }
 
-  /** Sends text to each socket but `except`; returns how many sends succeeded. */
+  /**
+   * A new user's join goes to every other socket: O(sockets), the one part of a connect that grows
+   * with the org. Sent in the same turn it would keep the 101, and so the welcome, waiting for the
+   * whole fan-out. It goes out on the next timer turn instead, after the 101 has left, or earlier:
+   * every entry point of the object (fetch, the RPC methods, the webSocket* handlers, alarm) and
+   * every send to the org (sendAll) send it first. So whatever any event of the object does after
+   * a connect comes after that connect's join, as when the join was sent before the 101: no member
+   * sees a frame from or about the user, or an answer to a later request, before the join, and a
+   * later welcome, which already lists the user, is never followed by its join. A new entry point
+   * must call flushJoin() first too. Nothing is lost to hibernation: a pending timer keeps the
+   * object awake.
+   */
+  private announceJoin(joined: WebSocket, text: string): void {
+    this.flushJoin();
+    this.pendingJoin = { text, except: joined };
+    setTimeout(() => this.flushJoin(), 0);
+  }
+
+  private flushJoin(): void {
+    const p = this.pendingJoin;
+    if (!p) return;
+    this.pendingJoin = undefined;
+    this.sendAll(this.ctx.getWebSockets(), p.text, p.except);
+  }
+
+  /** Sends text to each socket but `except`, a pending join first; returns how many sends succeeded. */
   private sendAll(targets: WebSocket[], text: string, except?: WebSocket): number {
+    this.flushJoin();
     let n = 0;
     for (const ws of targets) {
       if (ws === except) continue;

@@ -31,6 +31,8 @@ export const PING_PERIOD_MS = 30_000;
  * 60 s plus jitter, and exactly two periods would take a live tab for dead now and then.
  */
 export const PING_TIMEOUT_MS = 2 * PING_PERIOD_MS + 10_000;
+/** Within this many sockets of MAX_CONNS_PER_ORG, a connect counts the runtime's list (orgFull). */
+const RECOUNT_MARGIN = 64;
 
 interface Attachment {
   connectionId: string;
@@ -59,6 +61,8 @@ export type ConnectResult = { ok: true; response: Response } | { ok: false; reas
 const json = (status: number, body: unknown): Response =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
 
+const presenceEntry = (userId: string, role: string): string => JSON.stringify({ userId, role });
+
 interface Bucket {
   tokens: number;
   last: number;
@@ -70,6 +74,14 @@ export class WebSocketServer extends DurableObject<Env> {
   private readonly limits: Limits;
   /** userId → role of each present user; built on first use after a wake-up. */
   private roster: Map<string, string> | undefined;
+  /** The roster as the welcome's presence entries, comma-separated JSON; undefined: rebuild it. */
+  private presenceJson: string | undefined;
+  /** Sockets the runtime lists for this object, counted once per wake-up, then kept (orgFull). */
+  private socketCount: number | undefined;
+  /** Sockets whose terminal event was counted off socketCount. */
+  private readonly uncounted = new WeakSet<WebSocket>();
+  /** RECOUNT_MARGIN; a field so that a test can trust the count right up to the cap. */
+  private recountMargin = RECOUNT_MARGIN;
   /** Per-socket message buckets. Lost on hibernation, which only happens after enough idle time to refill them. */
   private readonly buckets = new WeakMap<WebSocket, Bucket>();
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
@@ -129,7 +141,7 @@ export class WebSocketServer extends DurableObject<Env> {
     this.lastConnectRows = rows;
     if (refused) return { ok: false, reason: refused };
     // Counted from the runtime's own list, so the caps survive hibernation. Sockets still closing count.
-    if (this.ctx.getWebSockets(att.userId).length >= this.limits.maxConnsPerUser || this.ctx.getWebSockets().length >= this.limits.maxConnsPerOrg) {
+    if (this.ctx.getWebSockets(att.userId).length >= this.limits.maxConnsPerUser || this.orgFull()) {
       return { ok: false, reason: "too_many_connections" };
     }
 
@@ -138,19 +150,16 @@ export class WebSocketServer extends DurableObject<Env> {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [att.userId]);
+    this.socketCount!++;
     server.serializeAttachment(att);
     this.attachments.set(server, att);
-    if (!alreadyOnline) roster.set(att.userId, att.role);
-    server.send(
-      JSON.stringify({
-        type: "welcome",
-        connectionId: att.connectionId,
-        userId: att.userId,
-        orgId: att.orgId,
-        role: att.role,
-        presence: [...roster].map(([userId, role]) => ({ userId, role })),
-      }),
-    );
+    if (!alreadyOnline) {
+      roster.set(att.userId, att.role);
+      // Appended, not rebuilt: a string concatenation, where rebuilding is O(users) per connect.
+      if (this.presenceJson !== undefined) this.presenceJson += `,${presenceEntry(att.userId, att.role)}`;
+    }
+    const head = JSON.stringify({ type: "welcome", connectionId: att.connectionId, userId: att.userId, orgId: att.orgId, role: att.role });
+    server.send(`${head.slice(0, -1)},"presence":[${this.presence()}]}`);
     if (!alreadyOnline) this.announceJoin(server, JSON.stringify({ type: "presence", event: "join", userId: att.userId, role: att.role }));
     await this.armAlarm();
     logEvent("connect", { org: att.orgId, user: att.userId, connection: att.connectionId, rowsRead: rows.read, rowsWritten: rows.written });
@@ -194,6 +203,7 @@ export class WebSocketServer extends DurableObject<Env> {
 
   async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.flushJoin();
+    this.uncount(ws);
     await this.ended(ws, code);
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -204,6 +214,7 @@ export class WebSocketServer extends DurableObject<Env> {
 
   async webSocketError(ws: WebSocket): Promise<void> {
     this.flushJoin();
+    this.uncount(ws);
     await this.ended(ws, 1006);
   }
 
@@ -271,6 +282,7 @@ export class WebSocketServer extends DurableObject<Env> {
     const rest = this.ctx.getWebSockets(me.userId).filter((w) => w !== ws && !this.attachment(w).ended);
     if (rest.length === 0) {
       this.roster?.delete(me.userId);
+      this.presenceJson = undefined;
       this.sendAll(this.ctx.getWebSockets(), JSON.stringify({ type: "presence", event: "leave", userId: me.userId, role: me.role }), ws);
     }
     logEvent("close", { org: me.orgId, user: me.userId, connection: me.connectionId, code });
@@ -309,9 +321,35 @@ export class WebSocketServer extends DurableObject<Env> {
     return att;
   }
 
+  /**
+   * MAX_CONNS_PER_ORG without listing every socket on each connect. socketCount is the runtime's
+   * list at the first connect after a wake-up, plus each accept, minus each socket's one terminal
+   * event (webSocketClose or webSocketError), after which the runtime drops the socket. It can be
+   * below the list only while a terminal handler still runs, so near the cap the list is counted
+   * again: the cap is exact, and a socket still closing counts, as before.
+   */
+  private orgFull(): boolean {
+    const cap = this.limits.maxConnsPerOrg;
+    if (this.socketCount === undefined || this.socketCount >= cap - this.recountMargin) this.socketCount = this.ctx.getWebSockets().length;
+    return this.socketCount >= cap;
+  }
+
+  private uncount(ws: WebSocket): void {
+    if (this.socketCount === undefined || this.uncounted.has(ws)) return;
+    this.uncounted.add(ws);
+    this.socketCount--;
+  }
+
+  /** The welcome's presence entries: rebuilt after a wake-up or a leave, appended to on a join. */
+  private presence(): string {
+    this.presenceJson ??= [...this.getRoster()].map(([userId, role]) => presenceEntry(userId, role)).join(",");
+    return this.presenceJson;
+  }
+
   /** Present users and their roles, decoded once per wake-up. */
   private getRoster(): Map<string, string> {
     if (!this.roster) {
+      this.presenceJson = undefined;
       this.roster = new Map();
       for (const ws of this.ctx.getWebSockets()) {
         const att = this.attachment(ws);

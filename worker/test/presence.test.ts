@@ -42,6 +42,31 @@ describe("presence", () => {
   });
 });
 
+describe("welcome", () => {
+  it("lists exactly the present users, in order of arrival, through joins and leaves", async () => {
+    // The object appends a join to the welcome's presence list and rebuilds it after a leave.
+    const org = "org-welcome-list";
+    const open = async (u: string) => {
+      const c = await connect(await userToken(u, org, u === "b" ? "admin" : "member"), org);
+      return { c, presence: (await c.next<{ presence: { userId: string; role: string }[] }>()).presence };
+    };
+    const entry = (userId: string) => ({ userId, role: userId === "b" ? "admin" : "member" });
+    const a = await open("a");
+    const b = await open("b");
+    const c = await open("c");
+    expect(c.presence).toEqual(["a", "b", "c"].map(entry));
+    const a2 = await open("a"); // already online: the list does not change
+    expect(a2.presence).toEqual(["a", "b", "c"].map(entry));
+    b.c.close();
+    await b.c.closed;
+    const d = await open("d");
+    expect(d.presence).toEqual(["a", "c", "d"].map(entry));
+    const b2 = await open("b");
+    expect(b2.presence).toEqual(["a", "c", "d", "b"].map(entry));
+    for (const x of [a, c, a2, d, b2]) x.c.close();
+  });
+});
+
 describe("after a wake-up", () => {
   it("rebuilds presence and caps from the sockets, not from memory", async () => {
     const org = "org-wake";
@@ -55,6 +80,7 @@ describe("after a wake-up", () => {
     await runInDurableObject(stub, (instance) => {
       const mem = instance as unknown as { roster: unknown; attachments: WeakMap<object, unknown>; limits: { maxConnsPerUser: number } };
       mem.roster = undefined;
+      Object.assign(mem, { socketCount: undefined, presenceJson: undefined });
       mem.attachments = new WeakMap();
       mem.limits.maxConnsPerUser = 1;
     });

@@ -153,11 +153,7 @@ export class WebSocketServer extends DurableObject<Env> {
     this.socketCount!++;
     server.serializeAttachment(att);
     this.attachments.set(server, att);
-    if (!alreadyOnline) {
-      roster.set(att.userId, att.role);
-      // Appended, not rebuilt: a string concatenation, where rebuilding is O(users) per connect.
-      if (this.presenceJson !== undefined) this.presenceJson += `,${presenceEntry(att.userId, att.role)}`;
-    }
+    if (!alreadyOnline) this.addPresence(att.userId, att.role);
     const head = JSON.stringify({ type: "welcome", connectionId: att.connectionId, userId: att.userId, orgId: att.orgId, role: att.role });
     server.send(`${head.slice(0, -1)},"presence":[${this.presence()}]}`);
     if (!alreadyOnline) this.announceJoin(server, JSON.stringify({ type: "presence", event: "join", userId: att.userId, role: att.role }));
@@ -281,8 +277,7 @@ export class WebSocketServer extends DurableObject<Env> {
     }
     const rest = this.ctx.getWebSockets(me.userId).filter((w) => w !== ws && !this.attachment(w).ended);
     if (rest.length === 0) {
-      this.roster?.delete(me.userId);
-      this.presenceJson = undefined;
+      this.dropPresence(me.userId);
       this.sendAll(this.ctx.getWebSockets(), JSON.stringify({ type: "presence", event: "leave", userId: me.userId, role: me.role }), ws);
     }
     logEvent("close", { org: me.orgId, user: me.userId, connection: me.connectionId, code });
@@ -340,10 +335,35 @@ export class WebSocketServer extends DurableObject<Env> {
     this.socketCount--;
   }
 
-  /** The welcome's presence entries: rebuilt after a wake-up or a leave, appended to on a join. */
+  /**
+   * The welcome's presence entries, comma-separated, in the roster's order. Built from the roster
+   * once per wake-up, then edited as users come and go: an append on a join, a cut on a leave.
+   * Rebuilding it is O(users) JSON encoding (about 3 ms at 10,000 users), which would land on the
+   * next connect; the edits are O(bytes) string work, and a leave is O(sockets) anyway.
+   */
   private presence(): string {
     this.presenceJson ??= [...this.getRoster()].map(([userId, role]) => presenceEntry(userId, role)).join(",");
     return this.presenceJson;
+  }
+
+  private addPresence(userId: string, role: string): void {
+    this.getRoster().set(userId, role);
+    const entry = presenceEntry(userId, role);
+    if (this.presenceJson !== undefined) this.presenceJson = this.presenceJson === "" ? entry : `${this.presenceJson},${entry}`;
+  }
+
+  private dropPresence(userId: string): void {
+    const role = this.roster?.get(userId);
+    if (role === undefined) return;
+    this.roster!.delete(userId);
+    const json = this.presenceJson;
+    if (json === undefined) return;
+    // An entry's text occurs only where it stands: inside a JSON string a quote is escaped.
+    const entry = presenceEntry(userId, role);
+    const i = json.indexOf(entry);
+    if (i < 0) this.presenceJson = undefined;
+    else if (i === 0) this.presenceJson = json.slice(entry.length + 1);
+    else this.presenceJson = json.slice(0, i - 1) + json.slice(i + entry.length);
   }
 
   /** Present users and their roles, decoded once per wake-up. */

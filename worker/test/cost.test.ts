@@ -11,8 +11,9 @@
 //    test pool's own fixed costs and parsing the welcome (O(users) by protocol).
 //  - join fan-out, in the object: a new user's join sent to every other socket (flushJoin), after
 //    the 101. O(sockets) by protocol, like a broadcast.
-//  - fetch → join at the org's last socket: the connect's whole work, the fan-out included. The
-//    test shares workerd's thread with the object, so this is also the time the object is busy.
+//  - fetch → join sent to every socket: the connect's whole work, the fan-out included, read when
+//    bob gets the join. The object sends it to all in one synchronous loop and the test shares
+//    workerd's thread, so bob's frame is handled only after the loop has ended.
 // A user already online has no join to announce; a new user has.
 // The empty and the full org are measured in the same run, interleaved round by round with the
 // order swapped each round, so load on the machine hits both alike. A round gives one mean per
@@ -119,13 +120,13 @@ interface ConnectTimes {
   welcome: number;
   /** Inside the object, sending the join to the others (flushJoin); 0 for a user already online. */
   fanout: number;
-  /** From the fetch to the join at the org's last socket (bob); 0 for a user already online. */
+  /** From the fetch to the join at bob, after the loop that sent it to all; 0 for a user already online. */
   told: number;
 }
 
 /**
  * n connects, one after the other, of bob (already online) or of new users. A new user's connect
- * is left to finish its fan-out (bob, the org's last socket, has the join) before the next one.
+ * is left to finish its fan-out (bob has the join, so the send loop has ended) before the next one.
  * Returns the mean of each time; closes the sockets and drains their leaves afterwards.
  */
 async function connectBatch(o: Org, n: number, who: (i: number) => string): Promise<ConnectTimes> {
@@ -163,7 +164,7 @@ const FIGURES: [Figure, string][] = [
   ["newcomer101", "connect of a new user: in the object, upgrade → 101"],
   ["newcomerWelcome", "connect of a new user: at the client, fetch → welcome"],
   ["fanout", "connect of a new user: in the object, its `join` to every other socket"],
-  ["told", "connect of a new user: fetch → `join` at the org's last socket"],
+  ["told", "connect of a new user: fetch → `join` sent to every socket"],
 ];
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -63,7 +63,19 @@ describe("welcome", () => {
     expect(d.presence).toEqual(["a", "c", "d"].map(entry));
     const b2 = await open("b");
     expect(b2.presence).toEqual(["a", "c", "d", "b"].map(entry));
-    for (const x of [a, c, a2, d, b2]) x.c.close();
+    // The first and the last of the list leave.
+    for (const x of [a, a2, b2]) x.c.close();
+    for (const x of [a, a2, b2]) await x.c.closed;
+    const e = await open("e");
+    expect(e.presence).toEqual(["c", "d", "e"].map(entry));
+    // Everyone leaves, then the list starts again.
+    for (const x of [c, d, e]) x.c.close();
+    for (const x of [c, d, e]) await x.c.closed;
+    const f = await open("f");
+    expect(f.presence).toEqual(["f"].map(entry));
+    const g = await open("g");
+    expect(g.presence).toEqual(["f", "g"].map(entry));
+    for (const x of [f, g]) x.c.close();
   });
 });
 

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/qubital/office-router/contract"
-	"github.com/qubital/office-router/verifier"
 )
 
 // Identity headers sent upstream in forward mode (unless ForwardToken), after removing any
@@ -43,15 +42,16 @@ type relay struct {
 // client as an HTTP answer (status and body relayed), then upgrades the client and copies
 // frames both ways. The caller has already consumed the jti unless ForwardToken is set (the
 // upstream then judges the token, replay included).
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
-	h, err := p.reserve(id) // p.wg.Add(1) for this handler goroutine
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, a admission) {
+	id, ext := a.id, a.ext
+	h, err := p.reg.reserve(id) // reg.wg.Add(1) for this handler goroutine
 	if err != nil {
 		p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 		writeError(w, err)
 		return
 	}
-	defer p.wg.Done()
-	defer p.release(h, id.UserID)
+	defer p.reg.wg.Done()
+	defer p.reg.release(h, id.UserID)
 	hdr := http.Header{}
 	if p.cfg.ForwardToken {
 		hdr.Set("Authorization", "Bearer "+ext.Token)
@@ -88,28 +88,22 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Iden
 		return
 	}
 	p.m.accepted.Inc()
-	p.m.latency.Observe(time.Since(start).Seconds())
+	p.m.latency.Observe(time.Since(a.start).Seconds())
 	rl := &relay{client: cl, upstream: up, limit: rate.NewLimiter(rate.Limit(p.cfg.MessagesPerSecond), p.cfg.MessageBurst)}
-	p.mu.Lock()
-	if p.closing {
-		p.mu.Unlock()
+	// The upstream→client copier gets its own Add; reserve's covers this handler goroutine.
+	if !p.reg.addRelay(rl) {
 		rl.goingAway()
 		rl.kill()
 		return
 	}
-	p.relays[rl] = struct{}{}
-	p.wg.Add(1) // the upstream→client copier; reserve's Add covers this handler goroutine
-	p.mu.Unlock()
 	cl.SetReadLimit(p.cfg.MaxMessageBytes)
 	go func() {
-		defer p.wg.Done()
+		defer p.reg.wg.Done()
 		p.pipe(up, cl, rl, false)
 	}()
 	p.pipe(cl, up, rl, true)
 	rl.kill()
-	p.mu.Lock()
-	delete(p.relays, rl)
-	p.mu.Unlock()
+	p.reg.removeRelay(rl)
 }
 
 // pipe copies messages from src to dst until src closes, then passes the close code on:

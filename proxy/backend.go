@@ -27,7 +27,7 @@ type orgBackend interface {
 
 var (
 	_ orgBackend = hubBackend{}
-	_ orgBackend = forwardBackend{}
+	_ orgBackend = (*forwardBackend)(nil)
 )
 
 // admission is what the edge's handshake checks (Proxy.authorize) established about a request,
@@ -42,35 +42,13 @@ type admission struct {
 // newBackend is the one place hub vs forward mode is decided.
 func newBackend(p *Proxy) orgBackend {
 	if p.cfg.Upstream != "" {
-		return forwardBackend{p: p, token: p.cfg.ForwardToken}
+		return &forwardBackend{
+			cfg: &p.cfg, reg: p.reg, m: p.m, log: p.log, dialer: p.dialer, upgrader: &p.upgrader,
+			httpClient: p.httpClient, token: p.cfg.ForwardToken, localPreflight: p.localPreflight,
+		}
 	}
 	return hubBackend{
 		reg: p.reg, env: &clientEnv{cfg: &p.cfg, m: p.m, wg: &p.reg.wg}, upgrader: &p.upgrader, m: p.m,
 		localPreflight: p.localPreflight,
 	}
-}
-
-// forwardBackend relays to the upstream router (forward.go), with identity headers or, when
-// token is set (Config.ForwardToken), the client's token.
-type forwardBackend struct {
-	p     *Proxy
-	token bool
-}
-
-func (b forwardBackend) spendsJTI() bool { return b.token }
-
-func (b forwardBackend) preflight(w http.ResponseWriter, r *http.Request, a admission) {
-	if b.token {
-		b.p.forwardHTTP(w, r, http.MethodGet, a.ext.Token, nil) // the upstream knows which jtis are used
-		return
-	}
-	b.p.localPreflight(w, r, a)
-}
-
-func (b forwardBackend) connect(w http.ResponseWriter, r *http.Request, a admission) {
-	b.p.forward(w, r, a)
-}
-
-func (b forwardBackend) publish(w http.ResponseWriter, r *http.Request, _, token string, raw []byte, _ verifier.PublishBody) {
-	b.p.forwardHTTP(w, r, http.MethodPost, token, raw)
 }

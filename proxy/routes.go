@@ -71,12 +71,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// ServeMux matches the escaped path; without RawPath that is the decoded path re-encoded, so
-	// a %2F splits segments as a "/" does, as the regexp router before it did.
-	u := *r.URL
-	u.RawPath = ""
-	r2 := *r
-	r2.URL = &u
-	p.mux.ServeHTTP(w, &r2)
+	// a %2F splits segments as a "/" does, as the regexp router before it did. RawPath is set
+	// only for an unusual encoding, so the common request is not copied.
+	if r.URL.RawPath != "" {
+		u := *r.URL
+		u.RawPath = ""
+		r2 := *r
+		r2.URL = &u
+		r = &r2
+	}
+	p.mux.ServeHTTP(w, r)
 }
 
 // isCleanPath reports whether ServeMux routes p as it is (its cleanPath(p) == p): an absolute

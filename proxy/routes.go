@@ -49,7 +49,7 @@ func (p *Proxy) newMux() *http.ServeMux {
 		}
 		mux.Handle(rt.method+" "+rt.path, p.edge(rt.handle))
 		mux.Handle(http.MethodOptions+" "+rt.path, p.edge(func(p *Proxy, w http.ResponseWriter, r *http.Request, org string) {
-			if r.Header.Get("Access-Control-Request-Method") != "" {
+			if httpx.IsPreflight(r) {
 				p.corsPreflight(w, r)
 				return
 			}
@@ -106,10 +106,7 @@ func (p *Proxy) edge(handle func(p *Proxy, w http.ResponseWriter, r *http.Reques
 			writeError(w, ErrNotFound)
 			return
 		}
-		if origin := r.Header.Get("Origin"); origin != "" && p.origins.Allowed(origin) {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Add("Vary", "Origin")
-		}
+		p.origins.AllowOrigin(w.Header(), r.Header.Get("Origin"))
 		handle(p, w, r, org)
 	})
 }
@@ -120,11 +117,7 @@ func (p *Proxy) corsPreflight(w http.ResponseWriter, r *http.Request) {
 		writeError(w, contract.ErrOriginNotAllowed)
 		return
 	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
+	httpx.WritePreflight(w)
 }
 
 // wrongMethod is a service route's answer to any method but its own, before any other check.

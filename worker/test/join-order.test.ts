@@ -4,18 +4,7 @@
 // (A faked timer would run outside the object's I/O context, so none is ever advanced here.)
 import { runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { connect, orgStub, publishToken, userToken, type Client } from "./helpers";
-
-/** Sends a message the DO answers with an error frame: every frame queued before it has arrived. */
-async function framesBefore(c: Client): Promise<unknown[]> {
-  c.send({ type: "probe" });
-  const seen: unknown[] = [];
-  for (;;) {
-    const m = await c.next();
-    if ((m as { type?: string }).type === "error") return seen;
-    seen.push(m);
-  }
-}
+import { connect, framesBefore, orgStub, publishToken, userToken, type Client } from "./helpers";
 
 const pending = (org: string) => runInDurableObject(orgStub(org), (s) => (s as unknown as { pendingJoin?: { text: string } }).pendingJoin?.text ?? null);
 

@@ -8,9 +8,11 @@
 // messages, limits, liveness, and finding a user's sockets (ctx.getWebSockets(userId)).
 //
 // Cost stays flat in org size: a user's sockets are found with ctx.getWebSockets(userId), a
-// broadcast sends to ctx.getWebSockets() without decoding attachments, and the presence roster is
-// decoded once per wake-up and then kept up to date. Only the alarm (every PING_PERIOD_MS, and only
-// while sockets exist) and the first welcome after a wake-up walk every attachment.
+// broadcast sends to ctx.getWebSockets() without decoding attachments, and the presence roster
+// (with the welcome's JSON of it) and the org's socket count are built once per wake-up and then
+// kept up to date. Only the alarm (every PING_PERIOD_MS, and only while sockets exist) and the
+// first welcome after a wake-up walk every attachment. A new user's join, which goes to every
+// socket, is sent just after the 101 rather than before it (announceJoin).
 import { DurableObject } from "cloudflare:workers";
 import { readAdmission, refusalResponse, type Admission, type ConnectRefusal } from "./admission";
 import { limitsFromEnv, type Limits } from "./config";
@@ -140,7 +142,8 @@ export class WebSocketServer extends DurableObject<Env> {
     const refused = this.jtis.use(who.jti, who.replayUntil, Math.floor(att.connectedAt / 1000), rows);
     this.lastConnectRows = rows;
     if (refused) return { ok: false, reason: refused };
-    // Counted from the runtime's own list, so the caps survive hibernation. Sockets still closing count.
+    // From the runtime's own list (the org's through a count kept from it: orgFull), so the caps
+    // survive hibernation. Sockets still closing count.
     if (this.ctx.getWebSockets(att.userId).length >= this.limits.maxConnsPerUser || this.orgFull()) {
       return { ok: false, reason: "too_many_connections" };
     }

@@ -3,8 +3,8 @@ package proxy
 // WithoutPoller makes p read each hub socket with a goroutine of its own (readLoop), as on
 // platforms without epoll, so that that path runs in Linux tests too. Before any connection.
 func WithoutPoller(p *Proxy) {
-	if p.poll != nil {
-		p.poll.close()
-		p.poll = nil
+	if p.reg.poll != nil {
+		p.reg.poll.close()
+		p.reg.poll = nil
 	}
 }

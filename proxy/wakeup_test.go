@@ -277,6 +277,65 @@ func TestShutdownWhileConnecting(t *testing.T) {
 	t.Logf("%d sockets, Shutdown took %v", connected.Load(), time.Since(start))
 }
 
+// TestShutdownCutsAPeerThatKeepsSending: Shutdown's close frame gives a peer closeGrace to
+// answer, and a peer that keeps sending instead does not move that deadline: its socket ends
+// after closeGrace (and the linger), so Shutdown returns nil well within its 10 s, far below the
+// idle deadline (2×PingPeriod + WriteWait = 70 s) that sending would otherwise keep extending.
+//
+// The hook puts the close in the one place where the reader could undo it: after the reader saw
+// the socket open, before it moved the deadline. Before the fix it moved it anyway, after the
+// close deadline, and Shutdown hit its context: TestShutdownUnderLoad's one failure under load
+// (its flooding sender), made certain.
+func TestShutdownCutsAPeerThatKeepsSending(t *testing.T) {
+	e := newEnv(t, proxy.Config{MessagesPerSecond: 1e6, MessageBurst: 1e6})
+	c := e.dial("flooder", "flood")
+	c.next() // welcome
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	closeSet := make(chan struct{})
+	var armed atomic.Bool
+	var fired, closed sync.Once
+	reset := proxy.SetDeadlineHook(func(closing bool) {
+		switch {
+		case closing:
+			closed.Do(func() { close(closeSet) })
+		case armed.Load():
+			fired.Do(func() {
+				go func() { shutdown <- e.p.Shutdown(ctx) }()
+				<-closeSet // the close frame is written and its deadline set
+			})
+		}
+	})
+	defer reset()
+
+	stop := make(chan struct{})
+	flooding := make(chan struct{})
+	go func() {
+		defer close(flooding)
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c.conn.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"type":"broadcast","data":%d}`, n))) != nil {
+				return // the proxy cut the socket
+			}
+		}
+	}()
+	armed.Store(true)
+	start := time.Now()
+	err := <-shutdown
+	close(stop)
+	<-flooding
+	if err != nil {
+		t.Fatalf("Shutdown after %v: %v (the peer kept sending, and its socket outlived the close deadline)", time.Since(start), err)
+	}
+	t.Logf("Shutdown took %v", time.Since(start))
+}
+
 // TestForwardShutdownWithSilentPeers: in forward mode, Shutdown's 1001 is not answered by a
 // client that never reads nor by an upstream that never reads; each side still ends after
 // closeGrace, as in hub mode, instead of holding Shutdown until its context ends.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -236,9 +237,20 @@ func cut(nc net.Conn) {
 
 func (c *client) idleWait() time.Duration { return 2*c.env.cfg.PingPeriod + c.env.cfg.WriteWait }
 
+// The deadline has two writers: the reader, which moves it to the idle wait whenever the peer
+// sends something (alive), and whoever sent our close frame, which gives the peer closeGrace to
+// answer (closeDeadline). Both move it under c.mu, and alive checks the state in the same step:
+// checked, then moved outside the lock, a reader that saw the socket open just before a close
+// could move the deadline after the close deadline was set, and a peer that kept sending would
+// hold its socket, and Shutdown, for the idle wait (70 s by default) instead of closeGrace
+// (TestShutdownCutsAPeerThatKeepsSending).
+
 // alive moves the deadline to idleWait from now: the peer sent something. Not once a close is
 // under way: then the close deadline stands.
 func (c *client) alive() {
+	if h := testHookDeadline.Load(); h != nil {
+		(*h)(false)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state < stateClosing {
@@ -246,12 +258,20 @@ func (c *client) alive() {
 	}
 }
 
-// closeDeadline gives the peer closeGrace to answer our close frame.
+// closeDeadline gives the peer closeGrace to answer our close frame, which has been written.
 func (c *client) closeDeadline() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.deadline.Reset(closeGrace)
+	c.mu.Unlock()
+	if h := testHookDeadline.Load(); h != nil {
+		(*h)(true)
+	}
 }
+
+// testHookDeadline, when set (export_deadline_test.go), runs as the reader is about to move the
+// deadline (false) and after a close deadline was set (true), so that a test can put a close in
+// the one place a reader could undo it. Nil outside tests.
+var testHookDeadline atomic.Pointer[func(closing bool)]
 
 func (c *client) writeLoop() {
 	defer c.env.wg.Done()

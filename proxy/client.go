@@ -18,7 +18,7 @@ import (
 	"github.com/qubital/office-router/verifier"
 )
 
-// client is one socket in a hub. Its input is read by sessions (poller.go: a goroutine only
+// client is one socket in a hub. Its input is read by sessions (poller_linux.go: a goroutine only
 // while the socket has input) or, where there is no poller, by one goroutine (readLoop); a writer
 // goroutine exists only while the queue has something to send. So an idle connection costs no
 // goroutine at all where the poller runs, one elsewhere.

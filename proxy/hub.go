@@ -231,7 +231,7 @@ func (b hubBackend) connect(w http.ResponseWriter, r *http.Request, a admission)
 	b.m.latency.Observe(time.Since(a.start).Seconds())
 	c.attach(conn, hw.br)
 	// From here the connection's reader owns the wait group count added by reserve: its
-	// sessions (poller.go), or one goroutine where no poller runs.
+	// sessions (registry.session, poller_linux.go), or one goroutine where no poller runs.
 	if pl := b.reg.poll; pl != nil {
 		c.startReading()
 		c.parkReader()

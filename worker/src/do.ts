@@ -282,6 +282,10 @@ export class WebSocketServer extends DurableObject<Env> {
     if (rest.length === 0) {
       this.dropPresence(me.userId);
       this.sendAll(this.ctx.getWebSockets(), JSON.stringify({ type: "presence", event: "leave", userId: me.userId, role: me.role }), ws);
+    } else {
+      // The welcome lists a user with the role of their earliest present connection, as the Go
+      // hub does and as the roster rebuilt after a wake-up would: not the role of one that closed.
+      this.setPresenceRole(me.userId, this.attachment(rest[0]).role);
     }
     logEvent("close", { org: me.orgId, user: me.userId, connection: me.connectionId, code });
     if (!this.ctx.getWebSockets().some((w) => w !== ws && !this.attachment(w).ended)) {
@@ -367,6 +371,18 @@ export class WebSocketServer extends DurableObject<Env> {
     if (i < 0) this.presenceJson = undefined;
     else if (i === 0) this.presenceJson = json.slice(entry.length + 1);
     else this.presenceJson = json.slice(0, i - 1) + json.slice(i + entry.length);
+  }
+
+  /** Gives a present user another role in the roster and, in place, in the welcome's JSON. */
+  private setPresenceRole(userId: string, role: string): void {
+    const was = this.roster?.get(userId);
+    if (was === undefined || was === role) return;
+    this.roster!.set(userId, role);
+    const json = this.presenceJson;
+    if (json === undefined) return;
+    const entry = presenceEntry(userId, was);
+    const i = json.indexOf(entry); // unique: see dropPresence
+    this.presenceJson = i < 0 ? undefined : json.slice(0, i) + presenceEntry(userId, role) + json.slice(i + entry.length);
   }
 
   /** Present users and their roles, decoded once per wake-up. */

@@ -68,6 +68,36 @@ describe("welcome", () => {
   });
 });
 
+describe("welcome, a user on connections of two roles", () => {
+  it("lists the role of the user's earliest present connection, as the Go hub does, before and after a wake-up", async () => {
+    // The Go hub lists online[user][0].id.Role: the earliest connection still present. The object
+    // rebuilds its roster after a wake-up from the first socket it lists; it must not keep the
+    // role of a connection that has closed meanwhile.
+    const org = "org-welcome-role";
+    const stub = orgStub(org);
+    const open = async (u: string, role = "member") => {
+      const c = await connect(await userToken(u, org, role), org);
+      return { c, presence: (await c.next<{ presence: { userId: string; role: string }[] }>()).presence };
+    };
+    const first = await open("u", "admin");
+    const second = await open("u", "member");
+    const x = await open("x");
+    expect(x.presence).toEqual([{ userId: "u", role: "admin" }, { userId: "x", role: "member" }]);
+    first.c.close();
+    await first.c.closed;
+    // The close is handled before x's probe is answered: x gets no leave (u is still online).
+    expect(await framesBefore(x.c)).toEqual([]);
+    const y = await open("y");
+    expect(y.presence).toEqual([{ userId: "u", role: "member" }, { userId: "x", role: "member" }, { userId: "y", role: "member" }]);
+    await runInDurableObject(stub, (instance) => {
+      Object.assign(instance as unknown as object, { roster: undefined, presenceJson: undefined, socketCount: undefined, attachments: new WeakMap() });
+    });
+    const z = await open("z");
+    expect(z.presence.find((p) => p.userId === "u")).toEqual({ userId: "u", role: "member" });
+    for (const c of [second, x, y, z]) c.c.close();
+  });
+});
+
 describe("after a wake-up", () => {
   it("rebuilds presence and caps from the sockets, not from memory", async () => {
     const org = "org-wake";

@@ -81,6 +81,16 @@ describe("welcome, a user on connections of two roles", () => {
     };
     const first = await open("u", "admin");
     const second = await open("u", "member");
+    const third = await open("u", "viewer");
+    // Connects a millisecond apart or less share a time: make the order of the three certain.
+    await runInDurableObject(stub, (instance, state) => {
+      const order = ["admin", "member", "viewer"];
+      for (const ws of state.getWebSockets("u")) {
+        const att = ws.deserializeAttachment() as { role: string; connectedAt: number };
+        ws.serializeAttachment({ ...att, connectedAt: Date.now() - 1000 + order.indexOf(att.role) });
+      }
+      Object.assign(instance as unknown as object, { attachments: new WeakMap() });
+    });
     const x = await open("x");
     expect(x.presence).toEqual([{ userId: "u", role: "admin" }, { userId: "x", role: "member" }]);
     first.c.close();
@@ -94,7 +104,14 @@ describe("welcome, a user on connections of two roles", () => {
     });
     const z = await open("z");
     expect(z.presence.find((p) => p.userId === "u")).toEqual({ userId: "u", role: "member" });
-    for (const c of [second, x, y, z]) c.c.close();
+    // The earliest left now is the third.
+    second.c.close();
+    await second.c.closed;
+    // x heard y and z join, and no leave: u is still online.
+    expect(await framesBefore(x.c)).toEqual(["y", "z"].map((userId) => ({ type: "presence", event: "join", userId, role: "member" })));
+    const v = await open("v");
+    expect(v.presence.find((p) => p.userId === "u")).toEqual({ userId: "u", role: "viewer" });
+    for (const c of [third, x, y, z, v]) c.c.close();
   });
 });
 

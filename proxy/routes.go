@@ -21,7 +21,10 @@ type route struct {
 	method string // http.MethodGet, http.MethodPost
 	path   string // a ServeMux path with the {org} wildcard: "/orgs/{org}/ws"
 	// scope is the scope a service token needs for this route ("publish"); empty for the socket
-	// route, whose token is a handshake token.
+	// route, whose token is a handshake token. newMux only reads it to answer other methods 405:
+	// the handler verifies the scope (handlePublish through verifier.VerifyPublish, which
+	// requires "publish"), so a new service route needs a check of its own scope, else a publish
+	// token would pass it.
 	scope  string
 	handle func(p *Proxy, w http.ResponseWriter, r *http.Request, org string)
 }

@@ -209,12 +209,12 @@ func TestRouteOrderAgainstTheLimiter(t *testing.T) {
 		want := s.want
 		if strings.Contains(want, "%s") {
 			// Retry-After counts down from the limiter's refill time; only its presence is pinned.
-			i := strings.Index(got, "Retry-After=")
-			j := strings.Index(got[max(i, 0):], " ")
-			if i < 0 || j < 0 {
+			at := strings.Index(got, "Retry-After=")
+			end := strings.Index(got[max(at, 0):], " ")
+			if at < 0 || end < 0 {
 				t.Fatalf("step %d %s %s: no Retry-After in %s", i, s.method, s.target, got)
 			}
-			want = fmt.Sprintf(want, got[i+len("Retry-After="):i+j])
+			want = fmt.Sprintf(want, got[at+len("Retry-After="):at+end])
 		}
 		if got != want {
 			t.Errorf("step %d %s %s\n got: %s\nwant: %s", i, s.method, s.target, got, want)

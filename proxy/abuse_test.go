@@ -162,6 +162,9 @@ func TestFrameLevelAbuse(t *testing.T) {
 		{"reserved opcode", frame(true, 0, 3, []byte("x"), true), websocket.CloseProtocolError},
 		{"oversized control frame", frame(true, 0, 9, bytes.Repeat([]byte("p"), 126), true), websocket.CloseProtocolError},
 		{"fragmented control frame", frame(false, 0, 9, []byte("p"), true), websocket.CloseProtocolError},
+		{"unmasked ping", frame(true, 0, 9, []byte("p"), false), websocket.CloseProtocolError},
+		{"unmasked pong", frame(true, 0, 10, []byte("p"), false), websocket.CloseProtocolError},
+		{"ping with reserved bits", frame(true, 2, 9, []byte("p"), true), websocket.CloseProtocolError},
 		{"continuation without start", frame(true, 0, 0, []byte("x"), true), websocket.CloseProtocolError},
 	}
 	for i, tt := range tests {

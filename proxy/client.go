@@ -365,7 +365,7 @@ func (c *client) startReading() {
 
 // readAvailable reads and handles the socket's input until peek reports that a read would block
 // (nil peek: never), and reports whether the socket is still open. A frame that has only partly
-// arrived is waited for inside gorilla. It returns false once the socket has ended (EOF, an
+// arrived is waited for (a control frame in controlFrame, any other inside gorilla). It returns false once the socket has ended (EOF, an
 // error, the peer's close frame, kill): the caller then ends the client.
 func (c *client) readAvailable(peek func() bool) bool {
 	for {
@@ -377,9 +377,19 @@ func (c *client) readAvailable(peek func() bool) bool {
 				return false
 			}
 		}
-		if n := pongFrameLen(c.br); n > 0 {
+		op, n, err := controlFrame(c.br)
+		if err != nil {
+			return false
+		}
+		switch op {
+		case websocket.PongMessage:
 			_, _ = c.br.Discard(n)
 			c.alive()
+			continue
+		case websocket.PingMessage: // answered as gorilla's default ping handler does
+			p := controlPayload(c.br, n)
+			_, _ = c.br.Discard(n)
+			_ = c.conn.WriteControl(websocket.PongMessage, p, time.Now().Add(c.env.cfg.WriteWait))
 			continue
 		}
 		mt, data, err := c.conn.ReadMessage()

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"syscall"
+
+	"github.com/gorilla/websocket"
 )
 
 // Idle connections are the common case (thousands of sockets, a message now and then), so an
@@ -20,8 +22,8 @@ import (
 // To know whether gorilla has bytes buffered (then it must not wait), the proxy supplies the
 // bufio.Reader itself: gorilla's Upgrader, with ReadBufferSize 0, documents that it reads through
 // the buffer returned by Hijack, and hijackWriter returns ours. Pong frames, the one thing an idle
-// socket receives every ping period, are consumed here when complete in the buffer, so that
-// gorilla is not entered (it would then block, deep, waiting for the next data frame).
+// socket receives every ping period, and the client's own pings are consumed here (controlFrame),
+// so that gorilla is not entered (it would then block, deep, waiting for the next data frame).
 
 // hijackWriter hands gorilla a bufio.Reader the proxy can inspect.
 type hijackWriter struct {
@@ -100,20 +102,40 @@ func rawConn(c net.Conn) syscall.RawConn {
 	return rc
 }
 
-// pongFrameLen returns the length of a complete, masked, final pong frame at the start of
-// buffered input, or 0.
-func pongFrameLen(br *bufio.Reader) int {
-	if br.Buffered() < 2 {
-		return 0
+// controlFrame looks at the start of buffered input (at least one byte): when it is a masked,
+// final ping or pong frame, it waits for the rest of that frame (at most 131 bytes, so it fits
+// the buffer) and returns its opcode and length; anything else, gorilla's to read or reject,
+// returns 0. An error means the socket ended before the frame did.
+//
+// Gorilla's ReadMessage handles control frames and then waits for the next data frame, deep in
+// its reader: a client that pings us (native clients do, on a timer) or whose pong arrived in
+// pieces would keep its reading goroutine, and its buffer, for as long as it stayed idle.
+func controlFrame(br *bufio.Reader) (op, n int, err error) {
+	b, _ := br.Peek(1)
+	const fin, maskBit = 0x80, 0x80
+	if b[0] != fin|websocket.PingMessage && b[0] != fin|websocket.PongMessage {
+		return 0, 0, nil
 	}
-	b, _ := br.Peek(2)
-	const finPong, maskBit = 0x80 | 0xA, 0x80
-	if b[0] != finPong || b[1]&maskBit == 0 || b[1]&0x7f > 125 {
-		return 0
+	if b, err = br.Peek(2); err != nil {
+		return 0, 0, err
 	}
-	n := 2 + 4 + int(b[1]&0x7f)
-	if br.Buffered() < n {
-		return 0
+	if b[1]&maskBit == 0 || b[1]&0x7f > 125 {
+		return 0, 0, nil // gorilla closes with 1002
 	}
-	return n
+	n = 2 + 4 + int(b[1]&0x7f)
+	if _, err = br.Peek(n); err != nil {
+		return 0, 0, err
+	}
+	return int(b[0] &^ fin), n, nil
+}
+
+// controlPayload returns a copy of the unmasked payload of the complete control frame of
+// length n at the start of br.
+func controlPayload(br *bufio.Reader, n int) []byte {
+	b, _ := br.Peek(n)
+	key, p := b[2:6], make([]byte, n-6)
+	for i := range p {
+		p[i] = b[6+i] ^ key[i%4]
+	}
+	return p
 }

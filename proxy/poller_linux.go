@@ -161,7 +161,7 @@ func (c *client) peek() bool { return peekReadable(uintptr(c.fd)) }
 
 // takePong handles the one input an idle socket gets every ping period, a lone pong, without
 // starting a session: when the socket holds exactly one complete pong frame (masked, final, as
-// pongFrameLen wants), it is received and dropped here, the deadline moves, and the socket is
+// controlFrame wants), it is received and dropped here, the deadline moves, and the socket is
 // re-armed. Anything else (more input, a partial frame, EOF, an error) is left for a session.
 // c is armed-and-reported, so no session runs and the socket is open: its descriptor is safe to
 // use, and gorilla's reader sits at a frame boundary with nothing buffered (parkReader).

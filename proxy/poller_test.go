@@ -3,7 +3,9 @@
 package proxy_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -173,5 +175,69 @@ func TestReaderWithAndWithoutPoller(t *testing.T) {
 				t.Fatalf("b: %v, want a's leave", m)
 			}
 		})
+	}
+}
+
+// TestControlFramesLeaveNoGoroutine: a client's own ping (native clients send them on a timer:
+// Python's websockets every 20 s, OkHttp with pingInterval) and a pong that arrives in two
+// pieces are read at the frame boundary like a whole pong, and the socket goes back to the
+// poller. Left to gorilla, whose ReadMessage handles control frames and then waits for the next
+// data frame, each such socket kept a session goroutine, deep in gorilla, and its read buffer
+// for as long as it stayed idle and answered our pings.
+func TestControlFramesLeaveNoGoroutine(t *testing.T) {
+	const n = 60
+	e := newEnv(t, proxy.Config{})
+	before := runtime.NumGoroutine()
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		conn := e.dial(fmt.Sprintf("u%d", i), fmt.Sprintf("org%d", i)).conn // alone: nothing else arrives
+		conns[i] = conn
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, _, err := conn.ReadMessage(); err != nil { // welcome
+			t.Fatal(err)
+		}
+		raw := conn.NetConn()
+		if i%2 == 0 { // a ping of our own, answered with its payload (read raw: gorilla's reader stays usable)
+			payload := []byte(fmt.Sprintf("p%d", i))
+			if err := conn.WriteControl(websocket.PingMessage, payload, time.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			want := append([]byte{0x80 | websocket.PongMessage, byte(len(payload))}, payload...)
+			got := make([]byte, len(want))
+			_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(raw, got); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("client %d: answer to its ping % x, %v; want % x", i, got, err, want)
+			}
+		} else { // a pong in two TCP segments
+			f := frame(true, 0, websocket.PongMessage, []byte("late"), true)
+			if _, err := raw.Write(f[:3]); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // a stimulus (two segments), not a synchronisation
+			if _, err := raw.Write(f[3:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g := runtime.NumGoroutine() - before
+		if g < n/10 {
+			t.Logf("%d goroutines for %d sockets", g, n)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines for %d idle sockets that sent a ping or a split pong, want none per socket", g, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i, conn := range conns { // and every socket still answers
+		if err := conn.WriteMessage(websocket.TextMessage, []byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, data, err := conn.ReadMessage(); err != nil || string(data) != "pong" {
+			t.Fatalf("client %d: %q, %v; want pong", i, data, err)
+		}
 	}
 }

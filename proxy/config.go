@@ -17,6 +17,7 @@ const (
 	DefaultMaxConnsPerUser  = 16
 	DefaultSendQueue        = 256
 	DefaultPingPeriod       = 30 * time.Second
+	minPingPeriod           = time.Millisecond
 	DefaultWriteWait        = 10 * time.Second
 	DefaultMessagesPerSec   = 50
 	DefaultMessageBurst     = 100
@@ -52,7 +53,8 @@ type Config struct {
 	// This defaults to 256.
 	SendQueue int
 	// PingPeriod is how often the server pings; a client that sends nothing, pongs included, for
-	// two periods and WriteWait (70 s by default) is dropped. This defaults to 30 s.
+	// two periods and WriteWait (70 s by default) is dropped. This defaults to 30 s; New refuses
+	// less than 1 ms.
 	PingPeriod time.Duration
 	// WriteWait bounds every write. This defaults to 10 s.
 	WriteWait time.Duration
@@ -97,6 +99,9 @@ func (c *Config) validate() error {
 	}
 	if c.PingPeriod <= 0 {
 		c.PingPeriod = DefaultPingPeriod
+	}
+	if c.PingPeriod < minPingPeriod { // the pinger ticks PingPeriod/pingSlots: it must not be zero
+		return fmt.Errorf("proxy: Config.PingPeriod must be at least %v, got %v", minPingPeriod, c.PingPeriod)
 	}
 	if c.WriteWait <= 0 {
 		c.WriteWait = DefaultWriteWait

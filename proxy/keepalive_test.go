@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,4 +54,20 @@ func TestKeepAlive(t *testing.T) {
 	alive.conn.Close()
 	for range frames {
 	}
+}
+
+// TestPingPeriodTooShortIsRefused: the pinger ticks PingPeriod/16 (pingSlots); below that a
+// ticker of zero panicked in the pinger's goroutine and took the process down. New names the
+// setting instead, as it does for every other bad one.
+func TestPingPeriodTooShortIsRefused(t *testing.T) {
+	for _, d := range []time.Duration{time.Nanosecond, 15, time.Millisecond - 1} {
+		if _, err := proxy.New(proxy.Config{PingPeriod: d}, newVerifier(t)); err == nil || !strings.Contains(err.Error(), "PingPeriod") {
+			t.Fatalf("PingPeriod %v: err %v, want one naming PingPeriod", d, err)
+		}
+	}
+	p, err := proxy.New(proxy.Config{PingPeriod: time.Millisecond}, newVerifier(t))
+	if err != nil {
+		t.Fatalf("PingPeriod 1ms: %v", err)
+	}
+	_ = p.Shutdown(t.Context())
 }

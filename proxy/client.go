@@ -386,10 +386,13 @@ func (c *client) readAvailable(peek func() bool) bool {
 			_, _ = c.br.Discard(n)
 			c.alive()
 			continue
-		case websocket.PingMessage: // answered as gorilla's default ping handler does
+		case websocket.PingMessage:
+			// Answered as gorilla's default ping handler does: within a second (the writer may
+			// hold the socket), errors ignored (a write that fails ends the client through the
+			// writer or the deadline).
 			p := controlPayload(c.br, n)
 			_, _ = c.br.Discard(n)
-			_ = c.conn.WriteControl(websocket.PongMessage, p, time.Now().Add(c.env.cfg.WriteWait))
+			_ = c.conn.WriteControl(websocket.PongMessage, p, time.Now().Add(time.Second))
 			continue
 		}
 		mt, data, err := c.conn.ReadMessage()

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -70,4 +71,31 @@ func TestPingPeriodTooShortIsRefused(t *testing.T) {
 		t.Fatalf("PingPeriod 1ms: %v", err)
 	}
 	_ = p.Shutdown(t.Context())
+}
+
+// TestStallInsideAFrameIsCut: a client that sends part of a frame and stops (a slowloris inside
+// the socket) holds a reader waiting for the rest: inside gorilla for a data frame, in
+// controlFrame for a ping or pong. The idle deadline still cuts it, and the hub forgets it.
+func TestStallInsideAFrameIsCut(t *testing.T) {
+	e := newEnv(t, proxy.Config{PingPeriod: 150 * time.Millisecond, WriteWait: 300 * time.Millisecond})
+	text := frame(true, 0, websocket.TextMessage, []byte(`{"type":"broadcast","data":"x"}`), true)
+	ping := frame(true, 0, websocket.PingMessage, []byte("abc"), true)
+	pong := frame(true, 0, websocket.PongMessage, []byte("abc"), true)
+	parts := map[string][]byte{
+		"first byte of a text frame": text[:1],
+		"text frame without its end": text[:len(text)-1],
+		"first byte of a ping":       ping[:1],
+		"ping without its end":       ping[:len(ping)-1],
+		"pong header only":           pong[:2],
+	}
+	i := 0
+	for _, part := range parts {
+		i++
+		c := e.dial(fmt.Sprintf("s%d", i), "stall")
+		c.next()
+		if _, err := c.conn.NetConn().Write(part); err != nil { // and never anything else
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return e.p.Stats().Connections == 0 }, "a client stalled inside a frame was not cut: %+v", e.p)
 }

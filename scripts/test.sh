@@ -90,7 +90,7 @@ rm -rf "$stressdir"
 [ "$stress_rc" = 0 ] || { echo "lost wake-up regressions failed under contention" >&2; exit 1; }
 
 step "Go: short fuzz runs"
-for target in verifier:FuzzVerify verifier:FuzzParsePublishBody contract:FuzzExtract proxy:FuzzParseInbound internal/rsakey:FuzzParse; do
+for target in verifier:FuzzVerify verifier:FuzzParsePublishBody verifier:FuzzParseDisconnectBody contract:FuzzExtract contract:FuzzScopeList proxy:FuzzParseInbound internal/rsakey:FuzzParse; do
   # -fuzz that matches nothing passes silently: a moved target must fail here instead.
   go test -list "^${target#*:}\$" "./${target%%:*}" | grep -x "${target#*:}" >/dev/null || { echo "fuzz target ${target#*:} is not in ./${target%%:*}" >&2; exit 1; }
   go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-8s}" "./${target%%:*}"

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,8 +33,9 @@ type Proxy struct {
 	httpClient *http.Client
 	replay     *verifier.ReplayCache
 	failures   *ipLimiter
-	backend    orgBackend // hub or forwarder, chosen once by newBackend
-	env        clientEnv  // what hub clients see of the proxy (client.go)
+	backend    orgBackend     // hub or forwarder, chosen once by newBackend
+	mux        *http.ServeMux // the route table (routes.go)
+	env        clientEnv      // what hub clients see of the proxy (client.go)
 
 	mu      sync.Mutex
 	hubs    map[string]*hub
@@ -85,6 +85,7 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 		Error:           func(w http.ResponseWriter, _ *http.Request, _ int, _ error) { writeError(w, ErrBadHandshake) },
 	}
 	p.env = clientEnv{cfg: &p.cfg, m: p.m, wg: &p.wg}
+	p.mux = p.newMux()
 	p.backend = newBackend(p)
 	if _, hub := p.backend.(hubBackend); hub {
 		go p.pinger()
@@ -114,45 +115,6 @@ func (p *Proxy) Stats() Stats {
 // MetricsHandler serves the Prometheus metrics. The proxy itself never serves them: mount this
 // on a private listener (edgeproxy -metrics-addr), never on the public one.
 func (p *Proxy) MetricsHandler() http.Handler { return p.metrics }
-
-var route = regexp.MustCompile(`^/orgs/([^/]+)/(ws|publish)$`)
-
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = withDotSegmentsResolved(r) // as the Worker sees paths (dotpath.go)
-	switch r.URL.Path {
-	case "/healthz":
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		return
-	}
-	m := route.FindStringSubmatch(r.URL.Path)
-	if m == nil || !contract.IsValidID(m[1]) {
-		writeError(w, ErrNotFound)
-		return
-	}
-	org, kind := m[1], m[2]
-	origin := r.Header.Get("Origin")
-	if origin != "" && p.origins.Allowed(origin) {
-		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Add("Vary", "Origin")
-	}
-	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-		if origin == "" || !p.origins.Allowed(origin) {
-			writeError(w, contract.ErrOriginNotAllowed)
-			return
-		}
-		h := w.Header()
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-		h.Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	if kind == "publish" {
-		p.handlePublish(w, r, org)
-		return
-	}
-	p.handleSocket(w, r, org)
-}
 
 // writeError is the one place errors become HTTP answers.
 func writeError(w http.ResponseWriter, err error) {
@@ -288,12 +250,8 @@ func (p *Proxy) localPreflight(w http.ResponseWriter, r *http.Request, id verifi
 		"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 }
 
+// handlePublish serves POST /orgs/{org}/publish (routes.go answers the other methods).
 func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		httpx.WriteError(w, http.StatusMethodNotAllowed, ErrMethodNotAllowed.Reason)
-		return
-	}
 	// Refused publish tokens spend the same per-address budget as failed handshakes: each costs
 	// an RSA verification, and the socket route's limit is no limit if this route has none.
 	ip := p.clientIP(r)

@@ -12,7 +12,7 @@ import (
 // orgBackend is where the edge (proxy.go: routing, CORS, origin, the failure limiter,
 // verification) sends what it has admitted: the surface of the Worker's Durable Object. New picks
 // one, once: the hub (hub mode) or the forwarder (Config.Upstream). A third backend, a hub over a
-// broker, implements the same four methods; the edge does not change.
+// broker, implements the same methods; the edge does not change.
 type orgBackend interface {
 	// spendsJTI reports whether the backend, not the edge, keeps the single-use record: a
 	// forwarder that re-sends the token leaves replay to the upstream, whose store every
@@ -23,7 +23,11 @@ type orgBackend interface {
 	// connect upgrades an authorised handshake whose jti is spent (unless spendsJTI).
 	connect(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time)
 	// publish delivers a verified publish whose jti is spent (unless spendsJTI).
-	publish(w http.ResponseWriter, r *http.Request, org, token string, raw []byte, body verifier.PublishBody)
+	publish(w http.ResponseWriter, r *http.Request, call serviceCall, body verifier.PublishBody)
+	// presence answers who is online in call.org, as a welcome would list them.
+	presence(w http.ResponseWriter, r *http.Request, call serviceCall)
+	// disconnect records body's block, if any, then closes the user's sockets in call.org.
+	disconnect(w http.ResponseWriter, r *http.Request, call serviceCall, body verifier.DisconnectBody)
 }
 
 var (
@@ -45,6 +49,11 @@ type hubBackend struct{ p *Proxy }
 func (hubBackend) spendsJTI() bool { return false }
 
 func (b hubBackend) preflight(w http.ResponseWriter, r *http.Request, id verifier.Identity, _ contract.Extracted, start time.Time) {
+	// Read-only: whether a handshake now would be refused as revoked; the block is the hub's.
+	if b.p.blocks.blocked(id.OrgID, id.UserID, b.p.now()) && !b.p.replay.Seen(id.JTI, b.p.now()) {
+		b.p.reject(w, b.p.clientIP(r), ErrRevoked, start)
+		return
+	}
 	b.p.localPreflight(w, r, id, start)
 }
 
@@ -52,12 +61,34 @@ func (b hubBackend) connect(w http.ResponseWriter, r *http.Request, id verifier.
 	b.p.serveHub(w, r, id, ext, start)
 }
 
-func (b hubBackend) publish(w http.ResponseWriter, _ *http.Request, org, _ string, _ []byte, body verifier.PublishBody) {
+func (b hubBackend) publish(w http.ResponseWriter, _ *http.Request, call serviceCall, body verifier.PublishBody) {
 	n := 0
-	if h := b.p.hub(org); h != nil {
+	if h := b.p.hub(call.org); h != nil {
 		n = h.publish(body.To, body.Data)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+func (b hubBackend) presence(w http.ResponseWriter, _ *http.Request, call serviceCall) {
+	users := []presenceUser{}
+	if h := b.p.hub(call.org); h != nil {
+		users = h.roster()
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string][]presenceUser{"users": users})
+}
+
+func (b hubBackend) disconnect(w http.ResponseWriter, _ *http.Request, call serviceCall, body verifier.DisconnectBody) {
+	// The block first, then the listing (hub.disconnect), against a handshake's join then check
+	// (hub.join): a socket of the user that joins meanwhile is either listed or refused.
+	if body.BlockSeconds > 0 {
+		now := b.p.now()
+		b.p.blocks.add(call.org, body.UserID, now.Add(time.Duration(body.BlockSeconds)*time.Second), now)
+	}
+	n := 0
+	if h := b.p.hub(call.org); h != nil {
+		n = h.disconnect(body.UserID, body.Code)
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]int{"disconnected": n})
 }
 
 // forwardBackend relays to the upstream router (forward.go), with identity headers or, when
@@ -81,6 +112,16 @@ func (b forwardBackend) connect(w http.ResponseWriter, r *http.Request, id verif
 	b.p.forward(w, r, id, ext, start)
 }
 
-func (b forwardBackend) publish(w http.ResponseWriter, r *http.Request, _, token string, raw []byte, _ verifier.PublishBody) {
-	b.p.forwardHTTP(w, r, http.MethodPost, token, raw)
+func (b forwardBackend) publish(w http.ResponseWriter, r *http.Request, call serviceCall, _ verifier.PublishBody) {
+	b.p.forwardHTTP(w, r, http.MethodPost, call.token, call.raw)
+}
+
+func (b forwardBackend) presence(w http.ResponseWriter, r *http.Request, call serviceCall) {
+	b.p.forwardHTTP(w, r, http.MethodGet, call.token, nil)
+}
+
+// disconnect leaves the block and the closes to the upstream, which holds the sockets (the
+// relays close when it closes their upstream side, with its code: pipe passes 4001/4003 on).
+func (b forwardBackend) disconnect(w http.ResponseWriter, r *http.Request, call serviceCall, _ verifier.DisconnectBody) {
+	b.p.forwardHTTP(w, r, http.MethodPost, call.token, call.raw)
 }

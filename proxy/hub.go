@@ -107,19 +107,63 @@ func mustJSON(v any) []byte {
 	return b
 }
 
+// presenceUser is one entry of GET /orgs/{org}/presence.
+type presenceUser struct {
+	UserID      string `json:"userId"`
+	Role        string `json:"role"`
+	Connections int    `json:"connections"`
+}
+
+// rosterLocked is who is online, sorted by userId (byte order), each user with the role of
+// their oldest open connection and how many they have: the one list behind a welcome's presence
+// and GET /orgs/{org}/presence. Called with h.mu held.
+func (h *hub) rosterLocked() []presenceUser {
+	out := make([]presenceUser, 0, len(h.online))
+	for u, cs := range h.online {
+		out = append(out, presenceUser{UserID: u, Role: cs[0].id.Role, Connections: len(cs)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out
+}
+
+// roster is rosterLocked for callers that do not hold h.mu.
+func (h *hub) roster() []presenceUser {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.rosterLocked()
+}
+
+// disconnect closes every connection of userID with code (4001 or 4003) and its reason, and
+// returns how many it closed. They leave the roster when their readers end, as any close.
+func (h *hub) disconnect(userID string, code int) int {
+	h.mu.RLock()
+	cs := append([]*client(nil), h.online[userID]...)
+	h.mu.RUnlock()
+	for _, c := range cs {
+		c.closeGracefully(code, contract.CloseReason(code))
+	}
+	return len(cs)
+}
+
 // join welcomes c and announces the user to the others if this is their first connection.
-// Everything is queued under h.mu, so every member sees joins and leaves in one order.
-func (h *hub) join(c *client) {
+// Everything is queued under h.mu, so every member sees joins and leaves in one order. A user
+// blocked in the org (POST /orgs/{org}/disconnect) is refused with ErrRevoked before anything
+// is sent: checked under h.mu, after the block is recorded or before the disconnect lists the
+// user's connections (hubBackend.disconnect), so no socket slips between the two.
+func (h *hub) join(c *client) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.p.blocks.blocked(h.org, c.id.UserID, h.p.now()) {
+		return ErrRevoked
+	}
 	first := len(h.online[c.id.UserID]) == 0
 	h.clients[c] = struct{}{}
 	h.online[c.id.UserID] = append(h.online[c.id.UserID], c)
-	presence := make([]presenceEntry, 0, len(h.online))
-	for u, cs := range h.online {
-		presence = append(presence, presenceEntry{UserID: u, Role: cs[0].id.Role})
+	roster := h.rosterLocked()
+	presence := make([]presenceEntry, len(roster))
+	for i, u := range roster {
+		presence[i] = presenceEntry{UserID: u.UserID, Role: u.Role}
 	}
-	sort.Slice(presence, func(i, j int) bool { return presence[i].UserID < presence[j].UserID })
 	c.enqueue(mustJSON(welcomeMsg{Type: "welcome", ConnectionID: c.connID, UserID: c.id.UserID, OrgID: h.org, Role: c.id.Role, Presence: presence}))
 	if first {
 		msg := mustJSON(presenceMsg{Type: "presence", Event: "join", UserID: c.id.UserID, Role: c.id.Role})
@@ -129,6 +173,7 @@ func (h *hub) join(c *client) {
 			}
 		}
 	}
+	return nil
 }
 
 // leave removes c and announces the user's departure when it was their last connection.
@@ -235,7 +280,13 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	// Join before the 101, as the Worker's Durable Object does: a client that has its 101 is
 	// already a member, and what is sent to the org meanwhile waits in its queue.
 	c := newClient(&p.env, h, id)
-	h.join(c)
+	if err := h.join(c); err != nil {
+		c.finish()
+		p.release(h, id.UserID)
+		p.wg.Done() // added by reserve
+		p.reject(w, p.clientIP(r), err, start)
+		return
+	}
 	if p.isClosing() {
 		// Reserved before Shutdown, joined after Shutdown listed the members: nobody else will
 		// tell this socket to close (join then this check, against closing then the listing).
@@ -252,9 +303,17 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	p.m.accepted.Inc()
 	p.m.latency.Observe(time.Since(start).Seconds())
 	c.attach(conn, hw.br)
+	// Off, the default: no timer, so an idle connection costs what it did (idle.go).
+	var session *time.Timer
+	if d := p.sessionLimit(); d > 0 {
+		session = time.AfterFunc(d, func() { c.closeGracefully(CloseReauthRequired, contract.CloseReasonReauthRequired) })
+	}
 	go func() {
 		defer p.wg.Done() // added by reserve: the connection's reader owns it from here
 		c.readLoop()
+		if session != nil {
+			session.Stop()
+		}
 		c.finish() // nothing is queued (so no writer is started) once the reader is gone
 		h.leave(c) // at once: the others see the leave without waiting for the linger
 		c.linger()

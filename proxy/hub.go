@@ -133,16 +133,21 @@ func (h *hub) roster() []presenceUser {
 	return h.rosterLocked()
 }
 
-// disconnect closes every connection of userID with code (4001 or 4003) and its reason, and
-// returns how many it closed. They leave the roster when their readers end, as any close.
+// disconnect closes every open connection of userID with code (4001 or 4003) and its reason,
+// and returns how many it closed. A connection already closing (an earlier disconnect, its
+// client leaving) is not counted: it stays in the roster only until its reader ends.
 func (h *hub) disconnect(userID string, code int) int {
 	h.mu.RLock()
 	cs := append([]*client(nil), h.online[userID]...)
 	h.mu.RUnlock()
+	n := 0
 	for _, c := range cs {
+		if !c.isClosed() {
+			n++
+		}
 		c.closeGracefully(code, contract.CloseReason(code))
 	}
-	return len(cs)
+	return n
 }
 
 // join welcomes c and announces the user to the others if this is their first connection.

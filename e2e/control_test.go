@@ -225,6 +225,10 @@ func TestControlDisconnect(t *testing.T) {
 			if n := c.disconnect(org, `{"userId":"alice","code":4001}`); n != 2 {
 				t.Fatalf("disconnected %v, want 2", n)
 			}
+			// They leave presence with the answer, not when their peers finish the close.
+			if got, want := c.presence(org), []any{user("bob", "member", 1)}; !reflect.DeepEqual(got, want) {
+				t.Fatalf("presence right after the disconnect %v, want %v", got, want)
+			}
 			for _, conn := range []*websocket.Conn{a1, a2} {
 				if code, reason := closeOf(t, conn, 10*time.Second); code != 4001 || reason != "reauth_required" {
 					t.Fatalf("close %d %q, want 4001 reauth_required", code, reason)

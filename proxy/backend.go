@@ -49,8 +49,9 @@ type hubBackend struct{ p *Proxy }
 func (hubBackend) spendsJTI() bool { return false }
 
 func (b hubBackend) preflight(w http.ResponseWriter, r *http.Request, id verifier.Identity, _ contract.Extracted, start time.Time) {
-	// Read-only: whether a handshake now would be refused as revoked; the block is the hub's.
-	if b.p.blocks.blocked(id.OrgID, id.UserID, b.p.now()) && !b.p.replay.Seen(id.JTI, b.p.now()) {
+	// Read-only. The block before the jti, as on the Worker: a browser learns why its upgrade
+	// was refused by asking the pre-flight with the same token, which that refusal has spent.
+	if b.p.blocks.blocked(id.OrgID, id.UserID, b.p.now()) {
 		b.p.reject(w, b.p.clientIP(r), ErrRevoked, start)
 		return
 	}

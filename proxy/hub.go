@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -133,19 +134,21 @@ func (h *hub) roster() []presenceUser {
 	return h.rosterLocked()
 }
 
-// disconnect closes every open connection of userID with code (4001 or 4003) and its reason,
-// and returns how many it closed. A connection already closing (an earlier disconnect, its
-// client leaving) is not counted: it stays in the roster only until its reader ends.
+// disconnect closes every connection of userID with code (4001 or 4003) and its reason, takes
+// them off the roster at once (one leave is announced now, not when the peers finish the close,
+// as on the Worker), and returns how many were open: one already closing (its client leaving)
+// is closed and unlisted but not counted.
 func (h *hub) disconnect(userID string, code int) int {
-	h.mu.RLock()
-	cs := append([]*client(nil), h.online[userID]...)
-	h.mu.RUnlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cs := slices.Clone(h.online[userID])
 	n := 0
 	for _, c := range cs {
 		if !c.isClosed() {
 			n++
 		}
 		c.closeGracefully(code, contract.CloseReason(code))
+		h.unlistLocked(c)
 	}
 	return n
 }
@@ -181,30 +184,45 @@ func (h *hub) join(c *client) error {
 	return nil
 }
 
-// leave removes c and announces the user's departure when it was their last connection.
+// leave removes c when its reader has ended, and announces the user's departure when it was
+// their last listed connection (unlistLocked).
 func (h *hub) leave(c *client) {
 	h.mu.Lock()
-	if _, ok := h.clients[c]; ok {
-		delete(h.clients, c)
-		cs := h.online[c.id.UserID]
-		for i, o := range cs {
-			if o == c {
-				cs = append(cs[:i], cs[i+1:]...)
-				break
-			}
-		}
-		if len(cs) == 0 {
-			delete(h.online, c.id.UserID)
-			msg := mustJSON(presenceMsg{Type: "presence", Event: "leave", UserID: c.id.UserID, Role: c.id.Role})
-			for o := range h.clients {
-				o.enqueue(msg)
-			}
-		} else {
-			h.online[c.id.UserID] = cs
-		}
-	}
+	delete(h.clients, c)
+	h.unlistLocked(c)
 	h.mu.Unlock()
 	h.p.release(h, c.id.UserID)
+}
+
+// unlistLocked takes c off the roster (online), announcing the user's leave when c was their
+// last listed connection, and reports whether c was listed. c stays in clients (Shutdown and
+// the pinger still reach it) until leave. Called with h.mu held.
+func (h *hub) unlistLocked(c *client) bool {
+	cs := h.online[c.id.UserID]
+	i := slices.Index(cs, c)
+	if i < 0 {
+		return false
+	}
+	if len(cs) == 1 {
+		delete(h.online, c.id.UserID)
+		msg := mustJSON(presenceMsg{Type: "presence", Event: "leave", UserID: c.id.UserID, Role: c.id.Role})
+		for o := range h.clients {
+			o.enqueue(msg) // c itself is closing and takes nothing more
+		}
+		return true
+	}
+	h.online[c.id.UserID] = slices.Delete(cs, i, i+1)
+	return true
+}
+
+// closeAndUnlist closes c with a server-side control code (4001 for the session age) and takes
+// it off the roster at once, as the Worker does: its leave is announced now, not when its peer
+// finishes the close.
+func (h *hub) closeAndUnlist(c *client, code int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.closeGracefully(code, contract.CloseReason(code))
+	h.unlistLocked(c)
 }
 
 // broadcast queues msg to every connection but from; it never blocks.
@@ -311,7 +329,7 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	// Off, the default: no timer, so an idle connection costs what it did (idle.go).
 	var session *time.Timer
 	if d := p.sessionLimit(); d > 0 {
-		session = time.AfterFunc(d, func() { c.closeGracefully(CloseReauthRequired, contract.CloseReasonReauthRequired) })
+		session = time.AfterFunc(d, func() { h.closeAndUnlist(c, CloseReauthRequired) })
 	}
 	go func() {
 		defer p.wg.Done() // added by reserve: the connection's reader owns it from here

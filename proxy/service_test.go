@@ -213,6 +213,10 @@ func TestDisconnectClosesOnlyThatUserInThatOrg(t *testing.T) {
 			if n := e.disconnect("acme", `{"userId":"alice","code":`+strconv.Itoa(code)+`}`); n != 2 {
 				t.Fatalf("disconnected %v, want 2", n)
 			}
+			// They leave the roster with the answer, not when their peers finish the close.
+			if got, want := e.presence("acme"), []any{map[string]any{"userId": "bob", "role": "member", "connections": 1.0}}; !reflect.DeepEqual(got, want) {
+				t.Fatalf("presence right after the disconnect %v, want %v", got, want)
+			}
 			for _, c := range []*wsClient{a1, a2} {
 				if got, reason := c.closeCodeReason(); got != code || reason != contract.CloseReason(code) {
 					t.Fatalf("close %d %q, want %d %q", got, reason, code, contract.CloseReason(code))
@@ -332,8 +336,9 @@ func TestBlockRefusesUntilExpiry(t *testing.T) {
 		if _, resp, _ := e.dialWith("acme", hdr()); statusOf(resp) != 401 || errorOf(resp) != "replayed" {
 			t.Fatalf("%s: the refused token again: %d, want 401 replayed", when, statusOf(resp))
 		}
-		if status, _, m := e.get("/orgs/acme/ws", hdr()); status != 401 || m["error"] != "replayed" {
-			t.Fatalf("%s: pre-flight of a spent token %d %v, want 401 replayed", when, status, m)
+		// The browser's way to learn why its upgrade failed: the pre-flight with the spent token.
+		if status, _, m := e.get("/orgs/acme/ws", hdr()); status != 403 || m["error"] != "revoked" {
+			t.Fatalf("%s: pre-flight of the spent token %d %v, want 403 revoked", when, status, m)
 		}
 	}
 	refused("at once")

@@ -58,7 +58,8 @@ export type AccessResult = Access | Response | {
 };
 export interface ConnectOptions {
     /**
-     * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s).
+     * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s),
+     * and at once when the router closes with 4001 reauth_required (a role change, a session age).
      * A refusal (non-OK response, `{error}` body, missing `token`/`url`) becomes
      * `onRejected("request_access:<error>")`; a thrown error (network) is retried.
      */
@@ -74,7 +75,10 @@ export interface ConnectOptions {
         attempt: number;
         retryInMs?: number;
     }) => void;
-    /** Called with the router's reason code when a handshake was refused (learned by pre-flight). */
+    /**
+     * Called with the router's reason code when a handshake was refused (learned by pre-flight),
+     * and with "revoked" when the router closed the socket with 4003 (the client then stops).
+     */
     onRejected?: (reason: string) => void;
     /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
     preflight?: boolean;
@@ -115,6 +119,13 @@ export interface Connection {
 }
 /** The ping period the routers expect (docs/protocol.md#liveness). */
 export declare const PING_INTERVAL_MS = 30000;
+/**
+ * 4001 reauth_required: the user's role or rights changed, or the session reached its age
+ * (MAX_SESSION_SECONDS). The token is stale, not the user: reconnect at once with a fresh one.
+ */
+export declare const CLOSE_REAUTH_REQUIRED = 4001;
+/** 4003 revoked: the backend disconnected this user for good; the client stops and reports "revoked". */
+export declare const CLOSE_REVOKED = 4003;
 /** Handshake reasons a fresh token will not fix: configuration or identity problems. */
 export declare const TERMINAL_REASONS: Set<string>;
 /**

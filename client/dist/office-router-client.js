@@ -102,7 +102,7 @@ export function connect(opts) {
             return;
         attempt++;
         setStatus("reconnecting", { ...detail, retryInMs: 0 });
-        void open();
+        void open(true);
     };
     const stop = (detail) => {
         stopped = true;
@@ -143,13 +143,13 @@ export function connect(opts) {
             cancel(limit);
         }
     };
-    const open = async () => {
+    const open = async (reauth = false) => {
         if (stopped)
             return;
         setStatus("connecting");
         let access;
         try {
-            access = await validateAccess(await opts.requestAccess());
+            access = await validateAccess(await opts.requestAccess({ reauth }));
         }
         catch (e) {
             if (stopped)

@@ -72,10 +72,13 @@ export interface ConnectOptions {
   /**
    * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s),
    * and at once when the router closes with 4001 reauth_required (a role change, a session age).
+   * It is then called with `{ reauth: true }`: the token must carry the user's current rights, so
+   * an app that caches its identity provider's session should refresh it first (the issuer copies
+   * the role from that session's access token).
    * A refusal (non-OK response, `{error}` body, missing `token`/`url`) becomes
    * `onRejected("request_access:<error>")`; a thrown error (network) is retried.
    */
-  requestAccess: () => Promise<AccessResult>;
+  requestAccess: (why: { reauth: boolean }) => Promise<AccessResult>;
   onWelcome?: (w: Welcome) => void;
   onPresence?: (p: PresenceEvent) => void;
   onMessage?: (m: ChatMessage) => void;
@@ -238,7 +241,7 @@ export function connect(opts: ConnectOptions): Connection {
     if (stopped) return;
     attempt++;
     setStatus("reconnecting", { ...detail, retryInMs: 0 });
-    void open();
+    void open(true);
   };
 
   const stop = (detail: { code?: number; reason?: string }) => {
@@ -277,12 +280,12 @@ export function connect(opts: ConnectOptions): Connection {
     }
   };
 
-  const open = async (): Promise<void> => {
+  const open = async (reauth = false): Promise<void> => {
     if (stopped) return;
     setStatus("connecting");
     let access: Access;
     try {
-      access = await validateAccess(await opts.requestAccess());
+      access = await validateAccess(await opts.requestAccess({ reauth }));
     } catch (e) {
       if (stopped) return;
       if (!(e instanceof AccessRefused)) return retry({ reason: "request_access_failed" });

@@ -41,11 +41,13 @@ function harness(preflightReason?: string, extra: Partial<ConnectOptions> = {}) 
   const statuses: { s: Status; retryInMs?: number; reason?: string; code?: number }[] = [];
   let n = 0;
   const requested: string[] = [];
+  const reauths: boolean[] = [];
   const rejected: string[] = [];
   const conn = connect({
-    requestAccess: async (): Promise<Access> => {
+    requestAccess: async ({ reauth }): Promise<Access> => {
       const a = { token: `tok${n++}`, url: "wss://router.test/orgs/acme/ws", expiresAt: 0 };
       requested.push(a.token);
+      reauths.push(reauth);
       return a;
     },
     WebSocket: FakeSocket as unknown as typeof WebSocket,
@@ -62,7 +64,7 @@ function harness(preflightReason?: string, extra: Partial<ConnectOptions> = {}) 
     ...extra,
   });
   const flush = () => new Promise((r) => setImmediate(r));
-  return { conn, timers, statuses, requested, rejected, flush };
+  return { conn, timers, statuses, requested, reauths, rejected, flush };
 }
 
 test("opens with the token in the subprotocol list, never the URL", async () => {
@@ -321,6 +323,7 @@ test("4001 reauth_required reconnects at once with a fresh token; a failed first
   await h.flush();
   assert.equal(h.timers.length, 0, "no backoff timer before the first try");
   assert.deepEqual(h.requested, ["tok0", "tok1"], "a fresh token");
+  assert.deepEqual(h.reauths, [false, true], "requestAccess is told to bring current rights");
   assert.equal(FakeSocket.instances.length, 2, "the new socket is already opening");
   assert.deepEqual(h.statuses.find((s) => s.code === 4001), { s: "reconnecting", code: 4001, reason: "reauth_required", retryInMs: 0, attempt: 1 });
   assert.deepEqual(FakeSocket.instances[1].protocols, ["office-router.v1", "bearer.tok1"]);

@@ -143,13 +143,13 @@ export function connect(opts) {
             cancel(limit);
         }
     };
-    const open = async (reauth = false) => {
+    const open = async (afterReauth = false) => {
         if (stopped)
             return;
         setStatus("connecting");
         let access;
         try {
-            access = await validateAccess(await opts.requestAccess({ reauth }));
+            access = await validateAccess(await opts.requestAccess({ reauth: afterReauth }));
         }
         catch (e) {
             if (stopped)

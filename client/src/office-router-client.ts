@@ -280,12 +280,12 @@ export function connect(opts: ConnectOptions): Connection {
     }
   };
 
-  const open = async (reauth = false): Promise<void> => {
+  const open = async (afterReauth = false): Promise<void> => {
     if (stopped) return;
     setStatus("connecting");
     let access: Access;
     try {
-      access = await validateAccess(await opts.requestAccess({ reauth }));
+      access = await validateAccess(await opts.requestAccess({ reauth: afterReauth }));
     } catch (e) {
       if (stopped) return;
       if (!(e instanceof AccessRefused)) return retry({ reason: "request_access_failed" });

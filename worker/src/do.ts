@@ -126,13 +126,14 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   /**
-   * The pre-flight's read-only checks, in the handshake's order: the jti unused, then the user not
-   * blocked in this org. Spends nothing.
+   * The pre-flight's read-only checks; spends nothing. The block comes first, unlike in the
+   * handshake: a browser asks the pre-flight with the token its refused upgrade already spent, so
+   * with the handshake's order a blocked user would only ever learn "replayed".
    */
   async preflight(jti: string, userId: string): Promise<PreflightRefusal | null> {
     const now = Date.now();
-    if (this.jtis.used(jti, Math.floor(now / 1000))) return "replayed";
-    return this.blocks.blocked(userId, now) ? "revoked" : null;
+    if (this.blocks.blocked(userId, now)) return "revoked";
+    return this.jtis.used(jti, Math.floor(now / 1000)) ? "replayed" : null;
   }
 
   /**

@@ -164,9 +164,12 @@ export class WebSocketServer extends DurableObject<Env> {
     if (blockSeconds > 0) this.blocks.block(userId, now + blockSeconds * 1000, now);
     let disconnected = 0;
     for (const ws of this.ctx.getWebSockets(userId)) {
-      if (this.attachment(ws).ended) continue;
+      const att = this.attachment(ws);
+      if (att.ended) continue;
+      // A socket the server was already closing (1008, 1009) leaves too, but is not counted:
+      // n is the sockets this call closed, as in the Go hub.
+      if (!att.closing) disconnected++;
       await this.closeNow(ws, code, DISCONNECT_REASON[code]);
-      disconnected++;
     }
     return { ok: true, disconnected };
   }

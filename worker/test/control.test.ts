@@ -3,7 +3,7 @@
 import { evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { WebSocketServer } from "../src/do";
-import { Client, connect, errorOf, orgStub, token, upgradeHeaders, userToken } from "./helpers";
+import { Client, connect, connectHalfOpen, errorOf, orgStub, token, upgradeHeaders, userToken } from "./helpers";
 
 const base = "https://router.test/orgs";
 
@@ -205,6 +205,25 @@ describe("POST disconnect", () => {
     expect(await (await disconnect(org, '{"userId":"nobody","code":4001}')).json()).toEqual({ disconnected: 0 });
     b.close();
     elsewhere.close();
+  });
+
+  it("counts the sockets it closed: one the server was already closing leaves but is not counted", async () => {
+    const org = "org-disc-closing";
+    const w = await online("watcher", org);
+    const slow = await connectHalfOpen(await userToken("fay", org), org);
+    await slow.next();
+    const open = await online("fay", org);
+    expect(await w.next()).toMatchObject({ event: "join", userId: "fay" });
+    // The server closes one socket (1009); its peer never answers, so it is still closing.
+    slow.send({ type: "broadcast", data: "x".repeat(70 * 1024) });
+    expect((await slow.closed).code).toBe(1009);
+    expect(await (await disconnect(org, '{"userId":"fay","code":4001}')).json()).toEqual({ disconnected: 1 });
+    expect((await open.closed).code).toBe(4001);
+    expect(await w.next()).toEqual({ type: "presence", event: "leave", userId: "fay", role: "member" });
+    expect(await usersOf(org)).toEqual([{ userId: "watcher", role: "member", connections: 1 }]);
+    slow.ws.close(1000);
+    expect(await framesBefore(w)).toEqual([]);
+    w.close();
   });
 
   const bad: [string, BodyInit][] = [

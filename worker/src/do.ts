@@ -13,7 +13,9 @@
 // while sockets exist) and the first welcome after a wake-up walk every attachment.
 import { DurableObject } from "cloudflare:workers";
 import { readAdmission, refusalResponse, type Admission, type ConnectRefusal } from "./admission";
+import { BlockStore } from "./blocks";
 import { limitsFromEnv, type Limits } from "./config";
+import { CLOSE_REAUTH_REQUIRED, DISCONNECT_REASON, type DisconnectCode } from "./disconnect";
 import { SUBPROTOCOL } from "./extract";
 import { tooBig } from "./frames";
 import { JtiStore, type JtiRefusal, type RowCounts } from "./jti";
@@ -45,6 +47,8 @@ interface Attachment {
   closingAt?: number;
   /** Set once the socket's end was handled, so that it never announces a second leave. */
   ended?: boolean;
+  /** Unix ms at which the socket's session ends (MAX_SESSION_SECONDS with jitter); absent when off. */
+  deadline?: number;
 }
 
 /**
@@ -52,6 +56,20 @@ interface Attachment {
  * loses its class, and the edge maps reasons to statuses in one place (errors.ts).
  */
 export type PublishResult = { ok: true; delivered: number } | { ok: false; reason: JtiRefusal };
+
+/** One present user as GET /orgs/{org}/presence shows it. */
+export interface PresenceUser {
+  userId: string;
+  role: string;
+  connections: number;
+}
+
+/** The answers of presence() and disconnectUser(): refusals are values, as for publish(). */
+export type PresenceResult = { ok: true; users: PresenceUser[] } | { ok: false; reason: JtiRefusal };
+export type DisconnectResult = { ok: true; disconnected: number } | { ok: false; reason: JtiRefusal };
+
+/** Why preflight() would refuse a handshake: the jti is spent, or the user is blocked. */
+export type PreflightRefusal = "replayed" | "revoked";
 
 /** The answer of accept(): the 101 with the client end, or why not. */
 export type ConnectResult = { ok: true; response: Response } | { ok: false; reason: ConnectRefusal };
@@ -67,19 +85,25 @@ interface Bucket {
 export class WebSocketServer extends DurableObject<Env> {
   /** Used jtis of this org (jti.ts); public for the store tests. */
   readonly jtis: JtiStore;
-  private readonly limits: Limits;
+  /** Users blocked by a disconnect call (blocks.ts); public for the tests. */
+  readonly blocks: BlockStore;
+  /** From the environment; public so that a test can shorten maxSessionSeconds of one instance. */
+  limits: Limits;
   /** userId → role of each present user; built on first use after a wake-up. */
   private roster: Map<string, string> | undefined;
   /** Per-socket message buckets. Lost on hibernation, which only happens after enough idle time to refill them. */
   private readonly buckets = new WeakMap<WebSocket, Bucket>();
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
   private alarmArmed: boolean | undefined;
+  /** Unix ms of the armed alarm, when this instance set or read it. */
+  private alarmAt: number | undefined;
   /** Rows of the last connect's SQL, for the cost table in docs/performance.md. */
   lastConnectRows: RowCounts = { read: 0, written: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.jtis = new JtiStore(ctx.storage.sql);
+    this.blocks = new BlockStore(ctx.storage.sql);
     this.limits = limitsFromEnv(env);
     // A text "ping" is answered without waking a hibernated object; its time is our liveness signal.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -99,6 +123,55 @@ export class WebSocketServer extends DurableObject<Env> {
   /** Read-only replay check for the pre-flight: true when the jti is in use. */
   async jtiUsed(jti: string): Promise<boolean> {
     return this.jtis.used(jti, Math.floor(Date.now() / 1000));
+  }
+
+  /**
+   * The pre-flight's read-only checks; spends nothing. The block comes first, unlike in the
+   * handshake: a browser asks the pre-flight with the token its refused upgrade already spent, so
+   * with the handshake's order a blocked user would only ever learn "replayed".
+   */
+  async preflight(jti: string, userId: string): Promise<PreflightRefusal | null> {
+    const now = Date.now();
+    if (this.blocks.blocked(userId, now)) return "revoked";
+    return this.jtis.used(jti, Math.floor(now / 1000)) ? "replayed" : null;
+  }
+
+  /**
+   * GET /orgs/{org}/presence: who is online, as a new socket's welcome shows it, with each user's
+   * count of present sockets. The service token is single-use, as for publish.
+   */
+  async presence(jti: string, until: number): Promise<PresenceResult> {
+    const refused = this.jtis.use(jti, until, Math.floor(Date.now() / 1000));
+    if (refused) return { ok: false, reason: refused };
+    const users = this.presenceList().map(({ userId, role }) => ({
+      userId,
+      role,
+      connections: this.ctx.getWebSockets(userId).filter((w) => !this.attachment(w).ended).length,
+    }));
+    return { ok: true, users };
+  }
+
+  /**
+   * POST /orgs/{org}/disconnect: (1) with blockSeconds > 0, block the user's new handshakes in
+   * this org until now + blockSeconds, never shortening a block; (2) close each of the user's
+   * sockets here with `code`, which leaves presence at once (as a dead socket does: the user is
+   * gone for the org now, whether or not the peer finishes the close); (3) count them.
+   */
+  async disconnectUser(jti: string, until: number, userId: string, code: DisconnectCode, blockSeconds: number): Promise<DisconnectResult> {
+    const now = Date.now();
+    const refused = this.jtis.use(jti, until, Math.floor(now / 1000));
+    if (refused) return { ok: false, reason: refused };
+    if (blockSeconds > 0) this.blocks.block(userId, now + blockSeconds * 1000, now);
+    let disconnected = 0;
+    for (const ws of this.ctx.getWebSockets(userId)) {
+      const att = this.attachment(ws);
+      if (att.ended) continue;
+      // A socket the server was already closing (1008, 1009) leaves too, but is not counted:
+      // n is the sockets this call closed, as in the Go hub.
+      if (!att.closing) disconnected++;
+      await this.closeNow(ws, code, DISCONNECT_REASON[code]);
+    }
+    return { ok: true, disconnected };
   }
 
   /**
@@ -123,6 +196,8 @@ export class WebSocketServer extends DurableObject<Env> {
     const refused = this.jtis.use(who.jti, who.replayUntil, Math.floor(att.connectedAt / 1000), rows);
     this.lastConnectRows = rows;
     if (refused) return { ok: false, reason: refused };
+    // After the jti is spent, so that a replay of the same token stays "replayed".
+    if (this.blocks.blocked(att.userId, att.connectedAt)) return { ok: false, reason: "revoked" };
     // Counted from the runtime's own list, so the caps survive hibernation. Sockets still closing count.
     if (this.ctx.getWebSockets(att.userId).length >= this.limits.maxConnsPerUser || this.ctx.getWebSockets().length >= this.limits.maxConnsPerOrg) {
       return { ok: false, reason: "too_many_connections" };
@@ -130,6 +205,7 @@ export class WebSocketServer extends DurableObject<Env> {
 
     const roster = this.getRoster();
     const alreadyOnline = roster.has(att.userId);
+    att.deadline = this.sessionDeadline(att.connectedAt);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [att.userId]);
@@ -143,14 +219,14 @@ export class WebSocketServer extends DurableObject<Env> {
         userId: att.userId,
         orgId: att.orgId,
         role: att.role,
-        presence: [...roster].map(([userId, role]) => ({ userId, role })),
+        presence: this.presenceList(),
       }),
     );
     if (!alreadyOnline) {
       const join = JSON.stringify({ type: "presence", event: "join", userId: att.userId, role: att.role });
       this.sendAll(this.ctx.getWebSockets(), join, server);
     }
-    await this.armAlarm();
+    await this.armAlarm(att.deadline);
     logEvent("connect", { org: att.orgId, user: att.userId, connection: att.connectionId, rowsRead: rows.read, rowsWritten: rows.written });
     const headers: HeadersInit = who.subprotocol === SUBPROTOCOL ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {};
     return { ok: true, response: new Response(null, { status: 101, webSocket: client, headers }) };
@@ -205,13 +281,18 @@ export class WebSocketServer extends DurableObject<Env> {
   /** Closes sockets with no ping for PING_TIMEOUT_MS, collects used jtis, re-arms while sockets remain. */
   async alarm(): Promise<void> {
     const now = Date.now();
+    const nextDeadline = await this.expireSessions(now);
     await this.sweep(now);
     this.jtis.collect(Math.floor(now / 1000));
+    this.blocks.collect(now);
     // The alarm that is running is spent: schedule the next one directly.
     this.alarmArmed = false;
+    this.alarmAt = undefined;
     if (this.ctx.getWebSockets().some((w) => !this.attachment(w).ended)) {
-      await this.ctx.storage.setAlarm(now + PING_PERIOD_MS);
+      const at = Math.min(now + PING_PERIOD_MS, nextDeadline);
+      await this.ctx.storage.setAlarm(at);
       this.alarmArmed = true;
+      this.alarmAt = at;
     }
   }
 
@@ -237,6 +318,45 @@ export class WebSocketServer extends DurableObject<Env> {
       closed++;
     }
     return closed;
+  }
+
+  /**
+   * Closes, with 4001 reauth_required, every socket whose session deadline has passed at `now`
+   * (Unix ms); returns the earliest deadline still ahead (Infinity when none), for the next alarm.
+   */
+  async expireSessions(now: number): Promise<number> {
+    let next = Infinity;
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = this.attachment(ws);
+      if (att.ended || att.closing || att.deadline === undefined) continue;
+      if (att.deadline > now) {
+        next = Math.min(next, att.deadline);
+        continue;
+      }
+      await this.closeNow(ws, CLOSE_REAUTH_REQUIRED, DISCONNECT_REASON[CLOSE_REAUTH_REQUIRED]);
+    }
+    return next;
+  }
+
+  /** The session deadline of a socket accepted at `acceptedAt`: MAX_SESSION_SECONDS × uniform(0.9, 1.1), or none. */
+  private sessionDeadline(acceptedAt: number): number | undefined {
+    const max = this.limits.maxSessionSeconds;
+    if (max <= 0) return undefined;
+    // Jitter, so that sockets opened together (after a deploy, say) do not all reconnect together.
+    return acceptedAt + Math.round(max * 1000 * (0.9 + 0.2 * Math.random()));
+  }
+
+  /**
+   * A close the server decides for the org's sake (disconnect, session age): the socket leaves
+   * presence now, its later frames are dropped, and its peer's close reply changes nothing.
+   */
+  private async closeNow(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code, reason);
+    } catch {
+      // already closing
+    }
+    await this.ended(ws, code);
   }
 
   /** A close the server starts; the socket stays present until the close completes (webSocketClose). */
@@ -266,19 +386,27 @@ export class WebSocketServer extends DurableObject<Env> {
     if (rest.length === 0) {
       this.roster?.delete(me.userId);
       this.sendAll(this.ctx.getWebSockets(), JSON.stringify({ type: "presence", event: "leave", userId: me.userId, role: me.role }), ws);
+    } else {
+      // The user's role in presence is their oldest present socket's, as in the Go hub.
+      this.roster?.set(me.userId, this.oldest(rest).role);
     }
     logEvent("close", { org: me.orgId, user: me.userId, connection: me.connectionId, code });
     if (!this.ctx.getWebSockets().some((w) => w !== ws && !this.attachment(w).ended)) {
       await this.ctx.storage.deleteAlarm();
       this.alarmArmed = false;
+      this.alarmAt = undefined;
     }
   }
 
-  private async armAlarm(): Promise<void> {
-    if (this.alarmArmed) return;
+  /** Arms the alarm within PING_PERIOD_MS, and no later than `deadline` (a new socket's session end). */
+  private async armAlarm(deadline?: number): Promise<void> {
+    if (this.alarmArmed && (deadline === undefined || (this.alarmAt !== undefined && this.alarmAt <= deadline))) return;
     if (!this.ctx.getWebSockets().some((w) => !this.attachment(w).ended)) return;
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + PING_PERIOD_MS);
+    const current = await this.ctx.storage.getAlarm();
+    const at = Math.min(current ?? Date.now() + PING_PERIOD_MS, deadline ?? Infinity);
+    if (at !== current) await this.ctx.storage.setAlarm(at);
     this.alarmArmed = true;
+    this.alarmAt = at;
   }
 
   /** Token bucket: MESSAGE_BURST at once, MESSAGES_PER_SECOND steady. */
@@ -309,10 +437,32 @@ export class WebSocketServer extends DurableObject<Env> {
       this.roster = new Map();
       for (const ws of this.ctx.getWebSockets()) {
         const att = this.attachment(ws);
-        if (att.userId && !att.ended && !this.roster.has(att.userId)) this.roster.set(att.userId, att.role);
+        if (att.userId && !att.ended && !this.roster.has(att.userId)) {
+          this.roster.set(att.userId, this.oldest(this.ctx.getWebSockets(att.userId).filter((w) => !this.attachment(w).ended)).role);
+        }
       }
     }
     return this.roster;
+  }
+
+  /** The oldest of a user's sockets (the first accepted wins a tie); `sockets` is not empty. */
+  private oldest(sockets: WebSocket[]): Attachment {
+    let best = this.attachment(sockets[0]);
+    for (const ws of sockets) {
+      const att = this.attachment(ws);
+      if (att.connectedAt < best.connectedAt) best = att;
+    }
+    return best;
+  }
+
+  /**
+   * The org's present users and roles, sorted by user id (byte order; ids are ASCII): the
+   * welcome's `presence` and the presence route's list, identical to the Go hub's.
+   */
+  private presenceList(): { userId: string; role: string }[] {
+    return [...this.getRoster()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([userId, role]) => ({ userId, role }));
   }
 
   /** Sends text to each socket but `except`; returns how many sends succeeded. */

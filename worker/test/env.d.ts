@@ -2,7 +2,7 @@
 export {};
 interface Vector {
   name: string;
-  kind: "handshake" | "publish";
+  kind: "handshake" | "publish" | "presence" | "disconnect";
   now: number;
   token: string;
   want: string;

@@ -18,6 +18,7 @@ import (
 	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/harness"
 	"github.com/qubital/office-router/internal/stack"
+	"github.com/qubital/office-router/internal/vectors"
 	"github.com/qubital/office-router/issuer"
 )
 
@@ -388,6 +389,35 @@ func TestControlMaxSession(t *testing.T) {
 				t.Fatalf("closed after %v, want %v ±10%%", took, sessionSeconds*time.Second)
 			}
 			c.open("alice", "session", "member") // it reconnects at once
+		})
+	}
+}
+
+// TestControlDisconnectBodies: every body of testdata/vectors/disconnect.json gets the same answer
+// from each router (in an org with nobody online: every accepted body disconnects 0).
+func TestControlDisconnectBodies(t *testing.T) {
+	vf, err := vectors.LoadDisconnect("../testdata/vectors/disconnect.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range controlRouters() {
+		t.Run(r.name, func(t *testing.T) {
+			c := newCtl(t, r.url)
+			org := "bodies-" + r.name
+			for _, tc := range vf.Cases {
+				b, err := tc.Bytes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				status, _, m := c.call(http.MethodPost, "/orgs/"+org+"/disconnect", c.service(org, contract.ScopeDisconnect), string(b))
+				want := map[string]any{"disconnected": 0.0}
+				if tc.Want.Status != 200 {
+					want = map[string]any{"error": tc.Want.Error}
+				}
+				if status != tc.Want.Status || !reflect.DeepEqual(m, want) {
+					t.Errorf("%s: %d %v, want %d %v", tc.Name, status, m, tc.Want.Status, want)
+				}
+			}
 		})
 	}
 }

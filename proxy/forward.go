@@ -184,7 +184,12 @@ func (r *relay) kill() {
 	})
 }
 
-// forwardHTTP relays a request the edge has validated (publish, pre-flight) to the upstream's
+// maxForwardedAnswerBytes bounds an upstream's answer that forwardHTTP relays. The longest is a
+// presence roster of a full org: DefaultMaxConnsPerOrg users of some 240 bytes each (128-byte
+// ids, 64-byte roles).
+const maxForwardedAnswerBytes = 4 << 20
+
+// forwardHTTP relays a request the edge has validated (publish, presence, disconnect, pre-flight) to the upstream's
 // HTTP origin with the token as `Authorization: Bearer`, and relays the answer. The token is
 // passed, not the client's header: a pre-flight may carry it in the subprotocol list instead.
 func (p *Proxy) forwardHTTP(w http.ResponseWriter, r *http.Request, method, token string, body []byte) {
@@ -205,7 +210,13 @@ func (p *Proxy) forwardHTTP(w http.ResponseWriter, r *http.Request, method, toke
 		return
 	}
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	// Whole or not at all: a cut presence roster would be invalid JSON with a 200.
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardedAnswerBytes+1))
+	if err != nil || len(out) > maxForwardedAnswerBytes {
+		p.log.WarnContext(r.Context(), "upstream answer unreadable or too large", "upstream", p.cfg.Upstream, "bytes", len(out), "error", err)
+		writeError(w, ErrUpstream)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -480,5 +482,43 @@ func TestMaxSessionConfig(t *testing.T) {
 				_ = p.Shutdown(t.Context())
 			}
 		})
+	}
+}
+
+// TestForwardRelaysAnswersWholeOrNotAtAll: a forwarded service answer (a large org's presence
+// roster) is relayed whole, or refused as upstream_unavailable when it is over the bound; never
+// cut into invalid JSON with a 200.
+func TestForwardRelaysAnswersWholeOrNotAtAll(t *testing.T) {
+	var size atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		size := int(size.Load())
+		users := make([]map[string]any, 0, size/100)
+		for i := 0; len(users) < size/100; i++ {
+			users = append(users, map[string]any{"userId": fmt.Sprintf("user-%066d", i), "role": "member", "connections": 1})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"users": users})
+	}))
+	t.Cleanup(up.Close)
+	fw := newEnv(t, proxy.Config{Upstream: "ws" + strings.TrimPrefix(up.URL, "http"), ForwardToken: true})
+	for _, tc := range []struct {
+		name       string
+		size       int
+		wantStatus int
+	}{
+		{"3 MB roster", 3 << 20, 200},
+		{"5 MB roster", 5 << 20, 502},
+	} {
+		size.Store(int64(tc.size))
+		status, _, m := fw.get("/orgs/acme/presence", fw.service("acme", "presence"))
+		if status != tc.wantStatus {
+			t.Fatalf("%s: %d", tc.name, status)
+		}
+		if users, _ := m["users"].([]any); status == 200 && len(users) != tc.size/100 {
+			t.Fatalf("%s: %d users relayed, want %d", tc.name, len(users), tc.size/100)
+		}
+		if status == 502 && m["error"] != "upstream_unavailable" {
+			t.Fatalf("%s: %v", tc.name, m)
+		}
 	}
 }

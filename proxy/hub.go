@@ -187,6 +187,7 @@ func (h *hub) join(c *client) error {
 // leave removes c when its reader has ended, and announces the user's departure when it was
 // their last listed connection (unlistLocked).
 func (h *hub) leave(c *client) {
+	h.p.sessions.stop(c)
 	h.mu.Lock()
 	delete(h.clients, c)
 	h.unlistLocked(c)
@@ -326,17 +327,10 @@ func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Ide
 	p.m.accepted.Inc()
 	p.m.latency.Observe(time.Since(start).Seconds())
 	c.attach(conn, hw.br)
-	// Off, the default: no timer, so an idle connection costs what it did (idle.go).
-	var session *time.Timer
-	if d := p.sessionLimit(); d > 0 {
-		session = time.AfterFunc(d, func() { h.closeAndUnlist(c, CloseReauthRequired) })
-	}
+	p.sessions.start(h, c) // MaxSessionSeconds; nothing when off
 	go func() {
 		defer p.wg.Done() // added by reserve: the connection's reader owns it from here
 		c.readLoop()
-		if session != nil {
-			session.Stop()
-		}
 		c.finish() // nothing is queued (so no writer is started) once the reader is gone
 		h.leave(c) // at once: the others see the leave without waiting for the linger
 		c.linger()

@@ -32,7 +32,8 @@ type Proxy struct {
 	dialer     *websocket.Dialer
 	httpClient *http.Client
 	replay     *verifier.ReplayCache
-	blocks     *blockList // hub mode: users refused as revoked (blocks.go)
+	blocks     *blockList     // hub mode: users refused as revoked (blocks.go)
+	sessions   *sessionTimers // hub mode with MaxSessionSeconds, else nil (session.go)
 	failures   *ipLimiter
 	backend    orgBackend     // hub or forwarder, chosen once by newBackend
 	mux        *http.ServeMux // the route table (routes.go)
@@ -76,6 +77,7 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	for _, o := range opts {
 		o(p)
 	}
+	p.sessions = newSessionTimers(cfg.MaxSessionSeconds)
 	p.failures = newIPLimiter(cfg.FailuresPerSecond, cfg.FailureBurst, p.now)
 	p.metrics = promhttp.HandlerFor(p.m.reg, promhttp.HandlerOpts{})
 	p.upgrader = websocket.Upgrader{
@@ -100,13 +102,17 @@ type Stats struct {
 	Connections int // admitted connections, hub and forwarded (reservations included)
 	Relays      int // forwarded connections
 	ReplayJTIs  int // remembered jtis
+	Blocks      int // users blocked in an org (hub mode), expired ones not yet dropped included
+	// SessionTimers is how many sockets have a MaxSessionSeconds deadline armed (0 when off).
+	SessionTimers int
 }
 
 // Stats returns the current counts.
 func (p *Proxy) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{Hubs: len(p.hubs), Relays: len(p.relays), ReplayJTIs: p.replay.Len()}
+	s := Stats{Hubs: len(p.hubs), Relays: len(p.relays), ReplayJTIs: p.replay.Len(), Blocks: p.blocks.len(),
+		SessionTimers: p.sessions.len()}
 	for _, h := range p.hubs {
 		s.Connections += h.total
 	}

@@ -457,7 +457,19 @@ func TestMaxSessionCloses4001(t *testing.T) {
 	if took < 900*time.Millisecond || took > 5*time.Second {
 		t.Fatalf("closed after %v, want 0.9-1.1 s", took)
 	}
-	e.dialAs("alice", "acme", "member").next()
+	again := e.dialAs("alice", "acme", "member") // reconnects at once
+	again.next()
+	// A socket that leaves before its deadline takes its timer with it.
+	early := e.dialAs("bob", "acme", "member")
+	early.next()
+	if n := e.p.Stats().SessionTimers; n != 2 {
+		t.Fatalf("%d session timers with alice and bob open, want 2", n)
+	}
+	early.leave()
+	c.leave()
+	if n := e.p.Stats().SessionTimers; n != 1 {
+		t.Fatalf("%d session timers, want 1 (the reconnected alice's)", n)
+	}
 }
 
 func TestMaxSessionConfig(t *testing.T) {

@@ -335,17 +335,7 @@ func TestControlMaxSession(t *testing.T) {
 	tmp := t.TempDir()
 	vars := map[string]string{"CONN_JWT_PUBLIC_KEY": string(pubPEM), "JWT_ISSUER": jwtIssuer, "JWT_AUDIENCE": jwtAudience,
 		"ALLOWED_ORIGINS": allowedOrigin, "MAX_SESSION_SECONDS": fmt.Sprint(sessionSeconds)}
-	workerPort := freePort(t)
-	wr, err := stack.Wrangler(stack.WranglerOptions{Root: root, Port: workerPort, PersistTo: filepath.Join(tmp, "wrangler"), Vars: vars}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("wrangler dev output:\n%s", wr.Output())
-		}
-		_ = wr.Stop(10 * time.Second)
-	})
+	workerBase := startWrangler(t, stack.WranglerOptions{Root: root, PersistTo: filepath.Join(tmp, "wrangler"), Vars: vars})
 	routerEnv := stack.ServerEnv("CONN_JWT_PUBLIC_KEY="+string(pubPEM), "JWT_ISSUER="+jwtIssuer,
 		"JWT_AUDIENCE="+jwtAudience, "ALLOWED_ORIGINS="+allowedOrigin)
 	startProxy := func(name string, args ...string) (string, *stack.Proc) {
@@ -359,7 +349,6 @@ func TestControlMaxSession(t *testing.T) {
 		t.Cleanup(func() { _ = p.Stop(10 * time.Second) })
 		return fmt.Sprintf("http://127.0.0.1:%d", port), p
 	}
-	workerBase := fmt.Sprintf("http://127.0.0.1:%d", workerPort)
 	hubBase, hubP := startProxy("edgeproxy (hub, max session)", "-max-session-seconds", fmt.Sprint(sessionSeconds))
 	fwdBase, fwdP := startProxy("edgeproxy (forward, max session upstream)", "-upstream", "ws"+workerBase[4:], "-forward-token")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -367,7 +356,7 @@ func TestControlMaxSession(t *testing.T) {
 	for _, w := range []struct {
 		url string
 		p   *stack.Proc
-	}{{hubBase, hubP}, {fwdBase, fwdP}, {workerBase, wr}} {
+	}{{hubBase, hubP}, {fwdBase, fwdP}} {
 		if err := stack.WaitHealthy(ctx, w.url+"/healthz", w.p); err != nil {
 			t.Fatal(err)
 		}
@@ -420,4 +409,28 @@ func TestControlDisconnectBodies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startWrangler runs a wrangler dev of its own on a free port (o.Port is set here), stopped when
+// the test ends (its output logged if the test failed), and returns its base URL once healthy.
+func startWrangler(t *testing.T, o stack.WranglerOptions) string {
+	t.Helper()
+	o.Port = freePort(t)
+	wr, err := stack.Wrangler(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("wrangler dev output:\n%s", wr.Output())
+		}
+		_ = wr.Stop(10 * time.Second)
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", o.Port)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	if err := stack.WaitHealthy(ctx, base+"/healthz", wr); err != nil {
+		t.Fatal(err)
+	}
+	return base
 }

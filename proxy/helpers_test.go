@@ -164,6 +164,13 @@ func (c *wsClient) send(v any) {
 // closeCode reads until the server closes and returns the close code.
 func (c *wsClient) closeCode() int {
 	c.t.Helper()
+	code, _ := c.closeCodeReason()
+	return code
+}
+
+// closeCodeReason reads until the server closes and returns the close code and reason.
+func (c *wsClient) closeCodeReason() (int, string) {
+	c.t.Helper()
 	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
 		_, _, err := c.conn.ReadMessage()
@@ -172,7 +179,7 @@ func (c *wsClient) closeCode() int {
 		}
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
-			return ce.Code
+			return ce.Code, ce.Text
 		}
 		c.t.Fatalf("no close frame: %v", err)
 	}

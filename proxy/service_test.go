@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -246,22 +245,6 @@ func TestDisconnectClosesOnlyThatUserInThatOrg(t *testing.T) {
 	}
 }
 
-// closeCodeReason reads until the server closes and returns the close code and reason.
-func (c *wsClient) closeCodeReason() (int, string) {
-	c.t.Helper()
-	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		_, _, err := c.conn.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code, ce.Text
-		}
-		c.t.Fatalf("no close frame: %v", err)
-	}
-}
 
 // fakeClock is one clock for the minter, the verifier and the proxy, so a test can step past a
 // block's expiry with tokens that are still valid.

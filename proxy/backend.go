@@ -78,7 +78,7 @@ func (b hubBackend) presence(w http.ResponseWriter, _ *http.Request, call servic
 	httpx.WriteJSON(w, http.StatusOK, map[string][]presenceUser{"users": users})
 }
 
-func (b hubBackend) disconnect(w http.ResponseWriter, _ *http.Request, call serviceCall, body verifier.DisconnectBody) {
+func (b hubBackend) disconnect(w http.ResponseWriter, r *http.Request, call serviceCall, body verifier.DisconnectBody) {
 	// The block first, then the listing (hub.disconnect), against a handshake's join then check
 	// (hub.join): a socket of the user that joins meanwhile is either listed or refused.
 	if body.BlockSeconds > 0 {
@@ -89,6 +89,9 @@ func (b hubBackend) disconnect(w http.ResponseWriter, _ *http.Request, call serv
 	if h := b.p.hub(call.org); h != nil {
 		n = h.disconnect(body.UserID, body.Code)
 	}
+	// An administrative act: one line, who was closed and blocked where (ids only, no token).
+	b.p.log.InfoContext(r.Context(), "disconnect", "org", call.org, "user", body.UserID, "code", body.Code,
+		"blockSeconds", body.BlockSeconds, "disconnected", n)
 	httpx.WriteJSON(w, http.StatusOK, map[string]int{"disconnected": n})
 }
 

@@ -6,7 +6,7 @@ import (
 )
 
 // blockList is the hub mode's record of POST /orgs/{org}/disconnect blocks: user → until when
-// their handshakes in that org are refused with 403 revoked. It belongs to the Proxy, not to an
+// their handshakes in that org are refused with 403 revoked. It belongs to the registry, not to an
 // org's hub, so a block outlives the hub that is torn down when the org's last socket leaves
 // (the Worker keeps its blocks in the Durable Object's SQLite for the same reason). It is in
 // memory: a restart forgets the blocks, as it forgets the sockets (docs/security.md).

@@ -51,7 +51,7 @@ func (p *Proxy) newMux() *http.ServeMux {
 		}
 		mux.Handle(rt.method+" "+rt.path, p.edge(rt.handle))
 		mux.Handle(http.MethodOptions+" "+rt.path, p.edge(func(p *Proxy, w http.ResponseWriter, r *http.Request, org string) {
-			if r.Header.Get("Access-Control-Request-Method") != "" {
+			if httpx.IsPreflight(r) {
 				p.corsPreflight(w, r)
 				return
 			}
@@ -73,12 +73,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// ServeMux matches the escaped path; without RawPath that is the decoded path re-encoded, so
-	// a %2F splits segments as a "/" does, as the regexp router before it did.
-	u := *r.URL
-	u.RawPath = ""
-	r2 := *r
-	r2.URL = &u
-	p.mux.ServeHTTP(w, &r2)
+	// a %2F splits segments as a "/" does, as the regexp router before it did. RawPath is set
+	// only for an unusual encoding, so the common request is not copied.
+	if r.URL.RawPath != "" {
+		u := *r.URL
+		u.RawPath = ""
+		r2 := *r
+		r2.URL = &u
+		r = &r2
+	}
+	p.mux.ServeHTTP(w, r)
 }
 
 // isCleanPath reports whether ServeMux routes p as it is (its cleanPath(p) == p): an absolute
@@ -104,10 +108,7 @@ func (p *Proxy) edge(handle func(p *Proxy, w http.ResponseWriter, r *http.Reques
 			writeError(w, ErrNotFound)
 			return
 		}
-		if origin := r.Header.Get("Origin"); origin != "" && p.origins.Allowed(origin) {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Add("Vary", "Origin")
-		}
+		p.origins.AllowOrigin(w.Header(), r.Header.Get("Origin"))
 		handle(p, w, r, org)
 	})
 }
@@ -118,11 +119,7 @@ func (p *Proxy) corsPreflight(w http.ResponseWriter, r *http.Request) {
 		writeError(w, contract.ErrOriginNotAllowed)
 		return
 	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
+	httpx.WritePreflight(w)
 }
 
 // wrongMethod is a service route's answer to any method but its own, before any other check.

@@ -245,7 +245,6 @@ func TestDisconnectClosesOnlyThatUserInThatOrg(t *testing.T) {
 	}
 }
 
-
 // fakeClock is one clock for the minter, the verifier and the proxy, so a test can step past a
 // block's expiry with tokens that are still valid.
 type fakeClock struct {

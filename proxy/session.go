@@ -7,7 +7,7 @@ import (
 )
 
 // sessionTimers closes hub sockets at their session age (Config.MaxSessionSeconds). It exists
-// only when the limit is on: off, the Proxy holds nil, and a socket costs nothing more than
+// only when the limit is on: off, the registry holds nil, and a socket costs nothing more than
 // before (no field in client, whose idle size is counted: idle.go). On, each socket has a timer
 // in this map from its 101 until it leaves its hub, so an ended socket is not held until its
 // deadline.

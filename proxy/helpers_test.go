@@ -54,11 +54,11 @@ type env struct {
 	wsURL  string
 }
 
-func newVerifier(t testing.TB) *verifier.Verifier {
+func newVerifier(t testing.TB, opts ...verifier.Option) *verifier.Verifier {
 	t.Helper()
 	a, _ := keys(t)
 	pemA, _ := rsakey.EncodePublicKeyPEM(&a.PublicKey)
-	v, err := verifier.New(verifier.Config{PublicKeysPEM: string(pemA), Issuer: testIssuer, Audience: testAudience})
+	v, err := verifier.New(verifier.Config{PublicKeysPEM: string(pemA), Issuer: testIssuer, Audience: testAudience}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +67,20 @@ func newVerifier(t testing.TB) *verifier.Verifier {
 
 func newEnv(t testing.TB, cfg proxy.Config) *env {
 	t.Helper()
+	return newEnvAt(t, cfg, nil)
+}
+
+// newEnvAt is newEnv with one clock for the minter, the verifier and the proxy (nil: the real
+// one), so a test can step past an expiry with tokens that are still valid.
+func newEnvAt(t testing.TB, cfg proxy.Config, now func() time.Time) *env {
+	t.Helper()
 	a, _ := keys(t)
-	p, err := proxy.New(cfg, newVerifier(t))
+	var vopts []verifier.Option
+	var popts []proxy.Option
+	if now != nil {
+		vopts, popts = append(vopts, verifier.WithClock(now)), append(popts, proxy.WithClock(now))
+	}
+	p, err := proxy.New(cfg, newVerifier(t, vopts...), popts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +91,7 @@ func newEnv(t testing.TB, cfg proxy.Config) *env {
 		_ = p.Shutdown(ctx)
 		srv.Close()
 	})
-	m, err := issuer.NewMinter(a, testIssuer, testAudience, nil)
+	m, err := issuer.NewMinter(a, testIssuer, testAudience, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -240,18 +240,6 @@ func (p *Proxy) localPreflight(w http.ResponseWriter, r *http.Request, a admissi
 		"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 }
 
-// handlePublish serves POST /orgs/{org}/publish (routes.go answers the other methods).
-func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
-	var body verifier.PublishBody
-	call, ok := p.admitService(w, r, org, contract.ScopePublish, func(raw []byte) (err error) {
-		body, err = verifier.ParsePublishBody(raw)
-		return err
-	})
-	if ok {
-		p.backend.publish(w, r, call, body)
-	}
-}
-
 // serviceCall is a service request the edge has admitted (admitService).
 type serviceCall struct {
 	org   string
@@ -281,7 +269,7 @@ func (p *Proxy) admitService(w http.ResponseWriter, r *http.Request, org, scope 
 		err = contract.ErrOrgMismatch
 	}
 	if err != nil {
-		p.publishFailed(w, ip, err)
+		p.serviceFailed(w, ip, err)
 		return serviceCall{}, false
 	}
 	call := serviceCall{org: org, token: tok}
@@ -309,16 +297,16 @@ func (p *Proxy) admitService(w http.ResponseWriter, r *http.Request, org, scope 
 	// same rule as sockets says where: here, unless ForwardToken leaves the token to the upstream.
 	if !p.backend.spendsJTI() {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
-			p.publishFailed(w, ip, err)
+			p.serviceFailed(w, ip, err)
 			return serviceCall{}, false
 		}
 	}
 	return call, true
 }
 
-// publishFailed answers a refused service token and charges ip's failure budget, as reject does
+// serviceFailed answers a refused service token and charges ip's failure budget, as reject does
 // for handshakes.
-func (p *Proxy) publishFailed(w http.ResponseWriter, ip string, err error) {
+func (p *Proxy) serviceFailed(w http.ResponseWriter, ip string, err error) {
 	if s := contract.Status(err); s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
 		p.failures.fail(ip)
 	}

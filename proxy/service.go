@@ -7,9 +7,9 @@ import (
 	"github.com/qubital/office-router/verifier"
 )
 
-// The backend's control routes of issue 16 (docs/protocol.md): who is online, and closing one
-// user's sockets. Both are service routes, admitted as publish is (admitService), each with its
-// own scope.
+// The service routes (docs/protocol.md): a backend publishes, asks who is online, and closes one
+// user's sockets. Each is admitted by admitService (proxy.go) with its own scope, then handed to
+// the org backend.
 
 // handlePresence serves GET /orgs/{org}/presence: {"users":[{"userId","role","connections"}]},
 // sorted by userId, the roster a socket connecting now would get in its welcome.
@@ -27,16 +27,28 @@ func (p *Proxy) handlePresence(w http.ResponseWriter, r *http.Request, org strin
 	}
 }
 
+// handlePublish serves POST /orgs/{org}/publish (routes.go answers the other methods).
+func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
+	if call, body, ok := admitBody(p, w, r, org, contract.ScopePublish, verifier.ParsePublishBody); ok {
+		p.backend.publish(w, r, call, body)
+	}
+}
+
 // handleDisconnect serves POST /orgs/{org}/disconnect {"userId","code","blockSeconds"?}: record
 // the block (if any), then close every socket of userId in org with code, then answer
 // {"disconnected": n}.
 func (p *Proxy) handleDisconnect(w http.ResponseWriter, r *http.Request, org string) {
-	var body verifier.DisconnectBody
-	call, ok := p.admitService(w, r, org, contract.ScopeDisconnect, func(raw []byte) (err error) {
-		body, err = verifier.ParseDisconnectBody(raw)
-		return err
-	})
-	if ok {
+	if call, body, ok := admitBody(p, w, r, org, contract.ScopeDisconnect, verifier.ParseDisconnectBody); ok {
 		p.backend.disconnect(w, r, call, body)
 	}
+}
+
+// admitBody is admitService for a route whose body parse judges; it returns the parsed body.
+func admitBody[T any](p *Proxy, w http.ResponseWriter, r *http.Request, org, scope string, parse func([]byte) (T, error)) (serviceCall, T, bool) {
+	var body T
+	call, ok := p.admitService(w, r, org, scope, func(raw []byte) (err error) {
+		body, err = parse(raw)
+		return err
+	})
+	return call, body, ok
 }

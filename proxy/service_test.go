@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,11 +18,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/qubital/office-router/contract"
-	"github.com/qubital/office-router/internal/rsakey"
 	"github.com/qubital/office-router/internal/vectors"
-	"github.com/qubital/office-router/issuer"
 	"github.com/qubital/office-router/proxy"
-	"github.com/qubital/office-router/verifier"
 )
 
 // service mints a single-use service token for org with scope (a scope list).
@@ -245,8 +241,7 @@ func TestDisconnectClosesOnlyThatUserInThatOrg(t *testing.T) {
 	}
 }
 
-// fakeClock is one clock for the minter, the verifier and the proxy, so a test can step past a
-// block's expiry with tokens that are still valid.
+// fakeClock is a clock a test steps (newEnvAt).
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -256,40 +251,13 @@ func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
-func newClockEnv(t *testing.T, cfg proxy.Config, clock *fakeClock) *env {
-	t.Helper()
-	a, _ := keys(t)
-	pemA, _ := rsakey.EncodePublicKeyPEM(&a.PublicKey)
-	v, err := verifier.New(verifier.Config{PublicKeysPEM: string(pemA), Issuer: testIssuer, Audience: testAudience},
-		verifier.WithClock(clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := proxy.New(cfg, v, proxy.WithClock(clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(p)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = p.Shutdown(ctx)
-		srv.Close()
-	})
-	m, err := issuer.NewMinter(a, testIssuer, testAudience, clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, p: p, srv: srv, minter: m, wsURL: "ws" + strings.TrimPrefix(srv.URL, "http")}
-}
-
 // TestBlockRefusesUntilExpiry: after a disconnect with blockSeconds, the user's handshakes in
 // that org get 403 revoked (the token spent first, so its replay is `replayed`), the pre-flight
 // says revoked too, other users and orgs are unaffected, the block outlives the org's hub, a
 // later shorter block does not shorten it, and at expiry the user connects.
 func TestBlockRefusesUntilExpiry(t *testing.T) {
 	clock := &fakeClock{now: time.Now()}
-	e := newClockEnv(t, proxy.Config{}, clock)
+	e := newEnvAt(t, proxy.Config{}, clock.Now)
 	a := e.dialAs("alice", "acme", "admin")
 	a.next()
 	if n := e.disconnect("acme", `{"userId":"alice","code":4003,"blockSeconds":100}`); n != 1 {

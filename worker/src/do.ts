@@ -91,6 +91,8 @@ export class WebSocketServer extends DurableObject<Env> {
   limits: Limits;
   /** userId → role of each present user; built on first use after a wake-up. */
   private roster: Map<string, string> | undefined;
+  /** The roster sorted by user id, until the roster changes: a connect of a user already online re-sorts nothing. */
+  private sortedRoster: { userId: string; role: string }[] | undefined;
   /** Per-socket message buckets. Lost on hibernation, which only happens after enough idle time to refill them. */
   private readonly buckets = new WeakMap<WebSocket, Bucket>();
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
@@ -211,7 +213,10 @@ export class WebSocketServer extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [att.userId]);
     server.serializeAttachment(att);
     this.attachments.set(server, att);
-    if (!alreadyOnline) roster.set(att.userId, att.role);
+    if (!alreadyOnline) {
+      roster.set(att.userId, att.role);
+      this.sortedRoster = undefined;
+    }
     server.send(
       JSON.stringify({
         type: "welcome",
@@ -385,10 +390,12 @@ export class WebSocketServer extends DurableObject<Env> {
     const rest = this.ctx.getWebSockets(me.userId).filter((w) => w !== ws && !this.attachment(w).ended);
     if (rest.length === 0) {
       this.roster?.delete(me.userId);
+      this.sortedRoster = undefined;
       this.sendAll(this.ctx.getWebSockets(), JSON.stringify({ type: "presence", event: "leave", userId: me.userId, role: me.role }), ws);
     } else {
       // The user's role in presence is their oldest present socket's, as in the Go hub.
       this.roster?.set(me.userId, this.oldest(rest).role);
+      this.sortedRoster = undefined;
     }
     logEvent("close", { org: me.orgId, user: me.userId, connection: me.connectionId, code });
     if (!this.ctx.getWebSockets().some((w) => w !== ws && !this.attachment(w).ended)) {
@@ -435,6 +442,7 @@ export class WebSocketServer extends DurableObject<Env> {
   private getRoster(): Map<string, string> {
     if (!this.roster) {
       this.roster = new Map();
+      this.sortedRoster = undefined;
       for (const ws of this.ctx.getWebSockets()) {
         const att = this.attachment(ws);
         if (att.userId && !att.ended && !this.roster.has(att.userId)) {
@@ -460,9 +468,9 @@ export class WebSocketServer extends DurableObject<Env> {
    * welcome's `presence` and the presence route's list, identical to the Go hub's.
    */
   private presenceList(): { userId: string; role: string }[] {
-    return [...this.getRoster()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([userId, role]) => ({ userId, role }));
+    const roster = this.getRoster();
+    this.sortedRoster ??= [...roster].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([userId, role]) => ({ userId, role }));
+    return this.sortedRoster;
   }
 
   /** Sends text to each socket but `except`; returns how many sends succeeded. */

@@ -3,7 +3,7 @@
 import { evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { WebSocketServer } from "../src/do";
-import { Client, connect, connectHalfOpen, errorOf, orgStub, token, upgradeHeaders, userToken } from "./helpers";
+import { Client, connect, connectHalfOpen, errorOf, framesBefore, orgStub, token, upgradeHeaders, userToken } from "./helpers";
 
 const base = "https://router.test/orgs";
 
@@ -39,17 +39,6 @@ async function handshake(user: string, org: string, tok?: string): Promise<[numb
     return [101, ""];
   }
   return errorOf(res);
-}
-
-/** Every frame the client received before the answer to a probe: proves a socket is open and saw nothing. */
-async function framesBefore(c: Client): Promise<unknown[]> {
-  c.send({ type: "probe" });
-  const seen: unknown[] = [];
-  for (;;) {
-    const m = await c.next();
-    if ((m as { type?: string }).type === "error") return seen;
-    seen.push(m);
-  }
 }
 
 async function online(user: string, org: string, role = "member"): Promise<Client> {

@@ -116,3 +116,17 @@ export async function connectHalfOpen(tok: string, org = "acme"): Promise<Client
 export async function errorOf(res: Response): Promise<[number, string]> {
   return [res.status, ((await res.json()) as { error: string }).error];
 }
+
+/**
+ * Sends a message the DO answers with an error frame and returns every frame that arrived
+ * before that answer: proves a socket is open and shows what it saw.
+ */
+export async function framesBefore(c: Client): Promise<unknown[]> {
+  c.send({ type: "probe" });
+  const seen: unknown[] = [];
+  for (;;) {
+    const m = await c.next();
+    if ((m as { type?: string }).type === "error") return seen;
+    seen.push(m);
+  }
+}

@@ -2,18 +2,7 @@
 import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CLOSE_PING_TIMEOUT, PING_PERIOD_MS, PING_TIMEOUT_MS } from "../src/do";
-import { connect, connectHalfOpen, orgStub, upgradeHeaders, userToken, type Client } from "./helpers";
-
-/** Sends a message the DO answers with an error frame: every frame queued before it has arrived. */
-async function framesBefore(c: Client): Promise<unknown[]> {
-  c.send({ type: "probe" });
-  const seen: unknown[] = [];
-  for (;;) {
-    const m = await c.next();
-    if ((m as { type?: string }).type === "error") return seen;
-    seen.push(m);
-  }
-}
+import { connect, connectHalfOpen, framesBefore, orgStub, upgradeHeaders, userToken } from "./helpers";
 
 describe("presence", () => {
   it("announces leave once when a socket the server closed completes its close last", async () => {

@@ -3,9 +3,10 @@
 // socket's tag, and used jtis live in SQLite, so nothing is lost when the object is evicted.
 // Protocol: docs/protocol.md.
 //
-// The edge (index.ts) calls it over RPC for publish() and jtiUsed(); fetch() is only the WebSocket
-// upgrade (admission.ts says why). Everything about the org's sockets lives here: accept, presence,
-// messages, limits, liveness, and finding a user's sockets (ctx.getWebSockets(userId)).
+// The edge (index.ts) calls it over RPC for publish(), presence(), disconnectUser() and the
+// pre-flight's preflight(); fetch() is only the WebSocket upgrade (admission.ts says why).
+// Everything about the org's sockets lives here: accept, presence, messages, limits, liveness,
+// session age, blocks (blocks.ts), and finding a user's sockets (ctx.getWebSockets(userId)).
 //
 // Cost stays flat in org size: a user's sockets are found with ctx.getWebSockets(userId), a
 // broadcast sends to ctx.getWebSockets() without decoding attachments, and the presence roster is
@@ -120,11 +121,6 @@ export class WebSocketServer extends DurableObject<Env> {
     if (!who || request.headers.get("Upgrade") !== "websocket") return json(400, { error: "bad_request" });
     const res = await this.accept(who);
     return res.ok ? res.response : refusalResponse(res.reason);
-  }
-
-  /** Read-only replay check for the pre-flight: true when the jti is in use. */
-  async jtiUsed(jti: string): Promise<boolean> {
-    return this.jtis.used(jti, Math.floor(Date.now() / 1000));
   }
 
   /**

@@ -209,28 +209,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // serve is the one place requests become responses: CORS, routing, body limits, errors.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	origin := r.Header.Get("Origin")
-	allowed := origin != "" && s.origins.Allowed(origin)
-	if allowed {
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Add("Vary", "Origin")
-	}
+	allowed := s.origins.AllowOrigin(w.Header(), r.Header.Get("Origin"))
 	methods, known := s.routes[r.URL.Path]
 	route := r.URL.Path
 	if !known {
 		route = "unknown"
 	}
 	err := func() error {
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		if httpx.IsPreflight(r) {
 			if !allowed {
 				return ErrOriginNotAllowed
 			}
-			h := w.Header()
-			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-			h.Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
+			httpx.WritePreflight(w)
 			return nil
 		}
 		if !known {

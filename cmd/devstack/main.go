@@ -21,7 +21,12 @@ import (
 func main() {
 	// `go run` and an IDE's stop button SIGTERM the parent only: die with it.
 	_ = stack.DieWithParent(syscall.SIGTERM)
-	cli.Main("devstack", run)
+	cli.Main("devstack", func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+		err := run(ctx, args, getenv, stdout, stderr)
+		// Ctrl-C reached make too: exit after make has taken it (GNU make 4.3 race, see there).
+		stack.AwaitParentSignal(syscall.SIGINT, 2*time.Second)
+		return err
+	})
 }
 
 var doc = cli.Doc{

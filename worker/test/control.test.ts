@@ -151,6 +151,15 @@ describe("GET presence", () => {
       { userId: "al", role: "member", connections: 1 },
       { userId: "bo", role: "member", connections: 1 },
     ]);
+    // The welcome's list, edited in place, says the same.
+    const probe2 = await connect(await userToken("probe", org), org);
+    expect((await probe2.next<{ presence: unknown[] }>()).presence).toEqual([
+      { userId: "al", role: "member" },
+      { userId: "bo", role: "member" },
+      { userId: "probe", role: "member" },
+    ]);
+    probe2.close();
+    await probe2.closed;
     al2.close();
     await al2.closed;
     bo.close();

@@ -117,10 +117,7 @@ export async function errorOf(res: Response): Promise<[number, string]> {
   return [res.status, ((await res.json()) as { error: string }).error];
 }
 
-/**
- * Sends a message the DO answers with an error frame and returns every frame that arrived
- * before that answer: proves a socket is open and shows what it saw.
- */
+/** Sends a message the DO answers with an error frame: every frame queued before it has arrived. */
 export async function framesBefore(c: Client): Promise<unknown[]> {
   c.send({ type: "probe" });
   const seen: unknown[] = [];

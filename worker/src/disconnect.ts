@@ -1,7 +1,8 @@
 // The body of POST /orgs/{org}/disconnect, read by the tokens' strict reader like the publish body
-// (publish.ts): the twin of the Go proxy's disconnect body parser (docs/protocol.md).
+// (publish.ts, parseBodyMembers): the twin of the Go proxy's disconnect body parser (docs/protocol.md).
 import { HttpError } from "./errors";
-import { JSONError, parseTopObject, type Value } from "./json";
+import type { Value } from "./json";
+import { parseBodyMembers } from "./publish";
 import { isValidId } from "./verify";
 
 /** The close codes a backend may ask for: 4001 reconnect with a fresh token, 4003 terminal. */
@@ -31,14 +32,7 @@ const numberOf = (v: Value): number => (v.kind === "number" ? Number(v.num) : Na
  * refused). Anything else is 400 bad_request and closes nothing.
  */
 export function parseDisconnectBody(text: string): DisconnectBody {
-  let members;
-  try {
-    members = parseTopObject(text);
-  } catch (e) {
-    if (e instanceof JSONError) throw new HttpError(400, "bad_request");
-    throw e;
-  }
-  for (const k of members.keys()) if (k !== "userId" && k !== "code" && k !== "blockSeconds") throw new HttpError(400, "bad_request");
+  const members = parseBodyMembers(text, ["userId", "code", "blockSeconds"]);
   const user = members.get("userId");
   const code = members.get("code");
   const block = members.get("blockSeconds");

@@ -3,7 +3,7 @@
 import { evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { WebSocketServer } from "../src/do";
-import { Client, connect, connectHalfOpen, errorOf, orgStub, token, upgradeHeaders, userToken } from "./helpers";
+import { Client, connect, connectHalfOpen, errorOf, framesBefore, orgStub, token, upgradeHeaders, userToken } from "./helpers";
 
 const base = "https://router.test/orgs";
 
@@ -39,17 +39,6 @@ async function handshake(user: string, org: string, tok?: string): Promise<[numb
     return [101, ""];
   }
   return errorOf(res);
-}
-
-/** Every frame the client received before the answer to a probe: proves a socket is open and saw nothing. */
-async function framesBefore(c: Client): Promise<unknown[]> {
-  c.send({ type: "probe" });
-  const seen: unknown[] = [];
-  for (;;) {
-    const m = await c.next();
-    if ((m as { type?: string }).type === "error") return seen;
-    seen.push(m);
-  }
 }
 
 async function online(user: string, org: string, role = "member"): Promise<Client> {
@@ -162,6 +151,15 @@ describe("GET presence", () => {
       { userId: "al", role: "member", connections: 1 },
       { userId: "bo", role: "member", connections: 1 },
     ]);
+    // The welcome's list, edited in place, says the same.
+    const probe2 = await connect(await userToken("probe", org), org);
+    expect((await probe2.next<{ presence: unknown[] }>()).presence).toEqual([
+      { userId: "al", role: "member" },
+      { userId: "bo", role: "member" },
+      { userId: "probe", role: "member" },
+    ]);
+    probe2.close();
+    await probe2.closed;
     al2.close();
     await al2.closed;
     bo.close();

@@ -85,6 +85,10 @@ func soakCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "replies and deliveries over 1 s: %d (max %.1f ms)\n", res.LateOver1s, res.MaxLatencyMs)
 		fmt.Fprintf(stdout, "after warm-up: RSS %v KiB (drift %+.1f%%), goroutines %v (drift %+.1f%%)\n",
 			res.RSSKiB, 100*res.RSSDrift, res.Goroutines, 100*res.GorDrift)
+		fmt.Fprintf(stdout, "handshakes that failed or took over 1 s: %d\n", res.SlowHandshakes)
+		for _, t := range res.HandshakeTraces {
+			fmt.Fprintln(stdout, "  handshake", t)
+		}
 		for _, f := range res.Failures {
 			fmt.Fprintln(stdout, "FAIL:", f)
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strconv"
 	"strings"
@@ -63,8 +64,12 @@ type SoakResult struct {
 	Goroutines          []int // samples after warm-up
 	RSSDrift, GorDrift  float64
 	Errors              map[string]int
-	Pass                bool
-	Failures            []string
+	// SlowHandshakes counts the handshakes (population and churn) that failed or took over 1 s;
+	// HandshakeTraces holds the first ones' client-side phases.
+	SlowHandshakes  int64
+	HandshakeTraces []string
+	Pass            bool
+	Failures        []string
 }
 
 // soakMsg is what a receiver needs from a frame.
@@ -103,10 +108,26 @@ type soak struct {
 	maxLat                    atomic.Int64
 	errMu                     sync.Mutex
 	errs                      map[string]int
+	slowHS                    int64    // handshakes that failed or took over 1 s (errMu)
+	slowTraces                []string // the first ones' traces (errMu)
 	readers                   sync.WaitGroup
 	orgMembers                [][]*soakConn // stable members by org
 	sent                      [4]atomic.Int64
 	httpc                     *http.Client
+}
+
+// slowHandshake keeps the trace of a handshake that failed or took over 1 s (the first 20).
+func (s *soak) slowHandshake(t *handshakeTrace, err error) {
+	line := t.String()
+	if err != nil {
+		line += ": " + err.Error()
+	}
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	s.slowHS++
+	if len(s.slowTraces) < 20 {
+		s.slowTraces = append(s.slowTraces, line)
+	}
 }
 
 func (s *soak) err(k string) {
@@ -148,19 +169,64 @@ func (s *soak) stamp() (iss, aud string, now int64) {
 	return iss, aud, time.Now().Unix()
 }
 
+// handshakeTrace times the client's phases of one handshake, so that a slow or failed one says
+// where its time went: the TCP connect, the request written, the first byte of the answer, the
+// answer read, the welcome. local is the client's address, which the server logs too.
+type handshakeTrace struct {
+	start time.Time
+	mu    sync.Mutex
+	local string
+	marks []string
+}
+
+func (t *handshakeTrace) mark(phase string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.marks = append(t.marks, fmt.Sprintf("%s +%dms", phase, time.Since(t.start).Milliseconds()))
+}
+
+func (t *handshakeTrace) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return fmt.Sprintf("from %s at %s: %s", t.local, t.start.UTC().Format("15:04:05.000"), strings.Join(t.marks, ", "))
+}
+
+func (t *handshakeTrace) context(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		ConnectStart: func(string, string) { t.mark("connect") },
+		ConnectDone:  func(string, string, error) { t.mark("connected") },
+		GotConn: func(i httptrace.GotConnInfo) {
+			t.mu.Lock()
+			t.local = i.Conn.LocalAddr().String()
+			t.mu.Unlock()
+		},
+		WroteHeaders:         func() { t.mark("wrote request") },
+		GotFirstResponseByte: func() { t.mark("first response byte") },
+	})
+}
+
 // open dials one member and starts its reader.
 func (s *soak) open(ctx context.Context, user string, org int, stable bool) (*soakConn, error) {
 	tok := s.handshakeToken(user, s.orgID(org))
-	r, err := Dial(ctx, OrgURL(s.cfg.Router, s.orgID(org)), tok, InHeader, nil)
+	tr := &handshakeTrace{start: time.Now()}
+	r, err := Dial(tr.context(ctx), OrgURL(s.cfg.Router, s.orgID(org)), tok, InHeader, nil)
+	tr.mark("response read")
 	if err != nil {
+		s.slowHandshake(tr, err)
 		return nil, err
 	}
 	if r.Conn == nil {
 		return nil, fmt.Errorf("handshake refused: %d %s", r.Status, r.Reason)
 	}
-	if w, err := ReadJSON(r.Conn, 30*time.Second); err != nil || w["type"] != "welcome" {
+	w, err := ReadJSON(r.Conn, 30*time.Second)
+	tr.mark("welcome")
+	if err != nil || w["type"] != "welcome" {
 		r.Conn.Close()
+		s.slowHandshake(tr, err)
 		return nil, fmt.Errorf("no welcome: %v", err)
+	}
+	if time.Since(tr.start) > time.Second {
+		s.slowHandshake(tr, nil)
 	}
 	_ = r.Conn.SetReadDeadline(time.Time{})
 	c := &soakConn{user: user, org: org, stable: stable, conn: r.Conn, last: map[string]int64{}, pings: make(chan time.Time, 64)}
@@ -361,6 +427,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	for k, v := range s.errs {
 		res.Errors[k] = v
 	}
+	res.SlowHandshakes, res.HandshakeTraces = s.slowHS, s.slowTraces
 	s.errMu.Unlock()
 	for _, x := range samples {
 		res.RSSKiB = append(res.RSSKiB, x.rss)
@@ -422,13 +489,29 @@ func floor(x []int) float64 {
 	return float64(m)
 }
 
-// churn opens and closes sockets at ChurnPerSec: each tick opens one new member in the next
-// org and closes the oldest churning one, half with a close frame, half by cutting TCP.
+// churn opens and closes sockets at ChurnPerSec until ctx's deadline (the run's end): each tick
+// starts one handshake of a new member in the next org, in its own goroutine, so that a slow
+// handshake does not lower the offered rate; once open, it replaces the oldest churning socket,
+// which closes half the time with a close frame, half by cutting TCP.
+//
+// The end is read from the clock, not from ctx.Err: a context's error is set by a timer, which
+// under load fires some milliseconds after the deadline, and a handshake started in that window
+// fails at once with "i/o timeout" (net.Dialer checks the deadline itself). That was the churn
+// handshake "timing out" in about half the runs (issue 12). No handshake is cut short by the end
+// either: each runs to its own 10 s timeout, so one that hangs is reported, not hidden by the end.
 func (s *soak) churn(ctx context.Context) {
+	end, bounded := ctx.Deadline()
+	running := func() bool { return ctx.Err() == nil && (!bounded || time.Now().Before(end)) }
+	dialCtx := context.WithoutCancel(ctx)
 	t := time.NewTicker(time.Duration(float64(time.Second) / s.cfg.ChurnPerSec))
 	defer t.Stop()
-	var pool []*soakConn
+	var (
+		mu   sync.Mutex
+		pool []*soakConn
+		wg   sync.WaitGroup
+	)
 	defer func() {
+		wg.Wait()
 		for _, c := range pool {
 			c.conn.Close()
 		}
@@ -439,23 +522,32 @@ func (s *soak) churn(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		c, err := s.open(ctx, fmt.Sprintf("c%s-u%d", s.run, i), i%s.cfg.Orgs, false)
-		if err != nil {
-			if ctx.Err() == nil {
+		if !running() {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := s.open(dialCtx, fmt.Sprintf("c%s-u%d", s.run, i), i%s.cfg.Orgs, false)
+			if err != nil {
 				s.err("churn open: " + shortErr(err))
+				return
 			}
-			continue
-		}
-		pool = append(pool, c)
-		s.churned.Add(1)
-		if len(pool) > s.cfg.Orgs { // about one churning socket per org at a time
-			old := pool[0]
-			pool = pool[1:]
-			if i%2 == 0 {
-				_ = old.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			s.churned.Add(1)
+			mu.Lock()
+			pool = append(pool, c)
+			var old *soakConn
+			if len(pool) > s.cfg.Orgs { // about one churning socket per org at a time
+				old, pool = pool[0], pool[1:]
 			}
-			old.conn.Close()
-		}
+			mu.Unlock()
+			if old != nil {
+				if i%2 == 0 {
+					_ = old.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+				}
+				old.conn.Close()
+			}
+		}()
 	}
 }
 

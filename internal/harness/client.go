@@ -12,12 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -145,17 +142,6 @@ type DialResult struct {
 // Dial opens wsURL with token in the given position and extra headers.
 func Dial(ctx context.Context, wsURL, token string, pos TokenPosition, extra http.Header) (DialResult, error) {
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	if t := httptrace.ContextClientTrace(ctx); t != nil && t.WroteHeaders != nil {
-		// gorilla reports GetConn, GotConn and GotFirstResponseByte but not WroteHeaders: the
-		// request is one Write on the new connection, so its return is when the headers are out.
-		d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &wroteConn{Conn: c, wrote: t.WroteHeaders}, nil
-		}
-	}
 	hdr := http.Header{}
 	for k, v := range extra {
 		hdr[k] = v
@@ -180,19 +166,6 @@ func Dial(ctx context.Context, wsURL, token string, pos TokenPosition, extra htt
 	}
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
 	return DialResult{Status: resp.StatusCode, Reason: body.Error}, nil
-}
-
-// wroteConn calls wrote once, when its first Write returns.
-type wroteConn struct {
-	net.Conn
-	once  sync.Once
-	wrote func()
-}
-
-func (c *wroteConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	c.once.Do(c.wrote)
-	return n, err
 }
 
 // OrgURL is routerBase + /orgs/{org}/ws (routerBase http(s) or ws(s)).

@@ -105,6 +105,7 @@ type soak struct {
 	run                       string
 	deliveries, late, missing atomic.Int64
 	dups, ooo, churned, extra atomic.Int64
+	ending                    atomic.Bool // the harness is closing the population itself
 	maxLat                    atomic.Int64
 	errMu                     sync.Mutex
 	errs                      map[string]int
@@ -200,7 +201,7 @@ func (t *handshakeTrace) context(ctx context.Context) context.Context {
 			t.local = i.Conn.LocalAddr().String()
 			t.mu.Unlock()
 		},
-		WroteHeaders:         func() { t.mark("wrote request") },
+		WroteHeaders:         func() { t.mark("wrote request") }, // into its buffer; the flush follows
 		GotFirstResponseByte: func() { t.mark("first response byte") },
 	})
 }
@@ -242,6 +243,9 @@ func (s *soak) read(c *soakConn) {
 	for {
 		_, data, err := c.conn.ReadMessage()
 		if err != nil {
+			if c.stable && !s.ending.Load() { // the server closed it: say why (4008, 1008, ...)
+				s.err("stable member lost: " + shortErr(err))
+			}
 			return
 		}
 		now := time.Now()
@@ -356,6 +360,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	close(work)
 	wg.Wait()
 	defer func() {
+		s.ending.Store(true)
 		for _, c := range all {
 			c.conn.Close()
 		}
@@ -385,12 +390,14 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 				return
 			case <-t.C:
 			}
-			if time.Since(start) < cfg.Warmup {
-				continue
+			rss, gor := rssKiB(cfg.PID), s.goroutines()
+			phase := "warm-up"
+			if time.Since(start) >= cfg.Warmup {
+				samples = append(samples, struct{ rss, gor int }{rss, gor})
+				phase = "sampled"
 			}
-			samples = append(samples, struct{ rss, gor int }{rssKiB(cfg.PID), s.goroutines()})
-			progress("soak: %s  deliveries %d  late %d  rss %d KiB  goroutines %d", time.Since(start).Round(time.Second),
-				s.deliveries.Load(), s.late.Load(), samples[len(samples)-1].rss, samples[len(samples)-1].gor)
+			progress("soak: %s %s  deliveries %d  late %d  churned %d  rss %d KiB  goroutines %d", time.Since(start).Round(time.Second),
+				phase, s.deliveries.Load(), s.late.Load(), s.churned.Load(), rss, gor)
 		}
 	}()
 	bg.Wait()

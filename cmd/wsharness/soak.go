@@ -78,8 +78,8 @@ func soakCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *asJSON {
 		_ = json.NewEncoder(stdout).Encode(res)
 	} else {
-		fmt.Fprintf(stdout, "soak %s: %d sockets over %d orgs, %d churned; sent %v; %d deliveries\n",
-			res.Duration, res.Conns, res.Orgs, res.Churned, res.Sent, res.Deliveries)
+		fmt.Fprintf(stdout, "soak %s: %d sockets over %d orgs, %d churned; sent %v (%.0f/s of %.0f/s offered); %d deliveries\n",
+			res.Duration, res.Conns, res.Orgs, res.Churned, res.Sent, res.SentPerSec, res.OfferedPerSec, res.Deliveries)
 		fmt.Fprintf(stdout, "to members connected throughout: %d missing, %d duplicated, %d out of order, %d unexpected\n",
 			res.Missing, res.Duplicates, res.OutOfOrder, res.Unexpected)
 		fmt.Fprintf(stdout, "replies and deliveries over 1 s: %d (max %.1f ms)\n", res.LateOver1s, res.MaxLatencyMs)

@@ -50,20 +50,23 @@ type SoakConfig struct {
 
 // SoakResult is what a soak run observed. Pass says whether every property held.
 type SoakResult struct {
-	Conns, Orgs         int
-	Duration            string
-	Sent                map[string]int64 // by kind
-	Deliveries          int64
-	Churned             int64
-	Missing, Duplicates int64 // to members connected for the whole run
-	Unexpected          int64 // deliveries beyond what a stable member was sent
-	OutOfOrder          int64
-	LateOver1s          int64 // replies (pongs) and deliveries slower than 1 s
-	MaxLatencyMs        float64
-	RSSKiB              []int // samples after warm-up
-	Goroutines          []int // samples after warm-up
-	RSSDrift, GorDrift  float64
-	Errors              map[string]int
+	Conns, Orgs int
+	Duration    string
+	Sent        map[string]int64 // by kind
+	// SentPerSec is the message rate the harness reached (pings aside), against MessagesPerSec:
+	// a loaded machine makes it fall short, and the run then tested less than it was asked to.
+	SentPerSec, OfferedPerSec float64
+	Deliveries                int64
+	Churned                   int64
+	Missing, Duplicates       int64 // to members connected for the whole run
+	Unexpected                int64 // deliveries beyond what a stable member was sent
+	OutOfOrder                int64
+	LateOver1s                int64 // replies (pongs) and deliveries slower than 1 s
+	MaxLatencyMs              float64
+	RSSKiB                    []int // samples after warm-up
+	Goroutines                []int // samples after warm-up
+	RSSDrift, GorDrift        float64
+	Errors                    map[string]int
 	// SlowHandshakes counts the handshakes (population and churn) that failed or took over 1 s;
 	// HandshakeTraces holds the first ones' client-side phases.
 	SlowHandshakes  int64
@@ -426,6 +429,8 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		res.Sent[[]string{"direct", "broadcast", "publish", "ping"}[k]] = s.sent[k].Load()
 	}
 	res.Deliveries, res.Churned = s.deliveries.Load(), s.churned.Load()
+	res.OfferedPerSec = cfg.MessagesPerSec
+	res.SentPerSec = float64(res.Sent["direct"]+res.Sent["broadcast"]+res.Sent["publish"]) / cfg.Duration.Seconds()
 	res.Missing, res.Duplicates, res.OutOfOrder = s.missing.Load(), s.dups.Load(), s.ooo.Load()
 	res.LateOver1s, res.MaxLatencyMs = s.late.Load(), float64(s.maxLat.Load())/1e6
 	res.Unexpected = s.extra.Load()

@@ -501,10 +501,9 @@ func floor(x []int) float64 {
 	return float64(m)
 }
 
-// churn opens and closes sockets at ChurnPerSec until ctx's deadline (the run's end): each tick
-// starts one handshake of a new member in the next org, in its own goroutine, so that a slow
-// handshake does not lower the offered rate; once open, it replaces the oldest churning socket,
-// which closes half the time with a close frame, half by cutting TCP.
+// churn opens and closes sockets at ChurnPerSec until ctx's deadline (the run's end): it starts
+// the handshakes due by the clock, each in its own goroutine (churnOne), so that a slow handshake
+// does not lower the offered rate.
 //
 // The end is read from the clock, not from ctx.Err: a context's error is set by a timer, which
 // under load fires some milliseconds after the deadline, and a handshake started in that window
@@ -517,18 +516,10 @@ func (s *soak) churn(ctx context.Context) {
 	dialCtx := context.WithoutCancel(ctx)
 	t := time.NewTicker(time.Duration(float64(time.Second) / s.cfg.ChurnPerSec))
 	defer t.Stop()
-	var (
-		mu   sync.Mutex
-		pool []*soakConn
-		wg   sync.WaitGroup
-	)
-	defer func() {
-		wg.Wait()
-		for _, c := range pool {
-			c.conn.Close()
-		}
-	}()
-	for i := 0; ; i++ {
+	var p churnPool
+	defer p.close()
+	start, started := time.Now(), 0
+	for {
 		select {
 		case <-ctx.Done():
 			return
@@ -537,30 +528,53 @@ func (s *soak) churn(ctx context.Context) {
 		if !running() {
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := s.open(dialCtx, fmt.Sprintf("c%s-u%d", s.run, i), i%s.cfg.Orgs, false)
-			if err != nil {
-				s.err("churn open: " + shortErr(err))
-				return
-			}
-			s.churned.Add(1)
-			mu.Lock()
-			pool = append(pool, c)
-			var old *soakConn
-			if len(pool) > s.cfg.Orgs { // about one churning socket per org at a time
-				old, pool = pool[0], pool[1:]
-			}
-			mu.Unlock()
-			if old != nil {
-				if i%2 == 0 {
-					_ = old.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-				}
-				old.conn.Close()
-			}
-		}()
+		// As many as are due by the clock: a ticker drops the ticks a starved loop misses.
+		for due := int(time.Since(start).Seconds() * s.cfg.ChurnPerSec); started < due; started++ {
+			p.wg.Add(1)
+			go s.churnOne(dialCtx, started, &p)
+		}
 	}
+}
+
+// churnPool holds the churning members that are open, oldest first.
+type churnPool struct {
+	wg    sync.WaitGroup // the handshakes in flight
+	mu    sync.Mutex
+	conns []*soakConn
+}
+
+// close waits for the handshakes in flight and closes every member.
+func (p *churnPool) close() {
+	p.wg.Wait()
+	for _, c := range p.conns {
+		c.conn.Close()
+	}
+}
+
+// churnOne opens churning member i; once open, it replaces the oldest one, closed half the time
+// with a close frame, half by cutting TCP.
+func (s *soak) churnOne(ctx context.Context, i int, p *churnPool) {
+	defer p.wg.Done()
+	c, err := s.open(ctx, fmt.Sprintf("c%s-u%d", s.run, i), i%s.cfg.Orgs, false)
+	if err != nil {
+		s.err("churn open: " + shortErr(err))
+		return
+	}
+	s.churned.Add(1)
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	var old *soakConn
+	if len(p.conns) > s.cfg.Orgs { // about one churning socket per org at a time
+		old, p.conns = p.conns[0], p.conns[1:]
+	}
+	p.mu.Unlock()
+	if old == nil {
+		return
+	}
+	if i%2 == 0 {
+		_ = old.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	}
+	old.conn.Close()
 }
 
 // send paces org's share of MessagesPerSec over its stable members, round robin, and the
@@ -568,7 +582,7 @@ func (s *soak) churn(ctx context.Context) {
 // like an extra one. All its state is its own: one loop per org.
 func (s *soak) send(ctx context.Context, org int) {
 	const tick = 10 * time.Millisecond
-	perTick := s.cfg.MessagesPerSec / float64(s.cfg.Orgs) * tick.Seconds()
+	perSec := s.cfg.MessagesPerSec / float64(s.cfg.Orgs)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	members := s.orgMembers[org]
@@ -579,13 +593,18 @@ func (s *soak) send(ctx context.Context, org int) {
 	lastPing := map[*soakConn]time.Time{}
 	var budget float64
 	var k int
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		budget += perTick
+		// By the clock, not per tick: a ticker drops the ticks a starved loop misses, and the
+		// offered rate would fall with them, unseen.
+		now := time.Now()
+		budget += perSec * now.Sub(last).Seconds()
+		last = now
 		for ; budget >= 1; budget-- {
 			k++
 			from := members[k%len(members)]

@@ -511,8 +511,6 @@ func floor(x []int) float64 {
 // handshake "timing out" in about half the runs (issue 12). No handshake is cut short by the end
 // either: each runs to its own 10 s timeout, so one that hangs is reported, not hidden by the end.
 func (s *soak) churn(ctx context.Context) {
-	end, bounded := ctx.Deadline()
-	running := func() bool { return ctx.Err() == nil && (!bounded || time.Now().Before(end)) }
 	dialCtx := context.WithoutCancel(ctx)
 	t := time.NewTicker(time.Duration(float64(time.Second) / s.cfg.ChurnPerSec))
 	defer t.Stop()
@@ -525,7 +523,7 @@ func (s *soak) churn(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !running() {
+		if !running(ctx) {
 			return
 		}
 		// As many as are due by the clock: a ticker drops the ticks a starved loop misses.
@@ -534,6 +532,12 @@ func (s *soak) churn(ctx context.Context) {
 			go s.churnOne(dialCtx, started, &p)
 		}
 	}
+}
+
+// running reports whether ctx is live and its deadline, read from the clock, not passed (see churn).
+func running(ctx context.Context) bool {
+	end, bounded := ctx.Deadline()
+	return ctx.Err() == nil && (!bounded || time.Now().Before(end))
 }
 
 // churnPool holds the churning members that are open, oldest first.
@@ -600,12 +604,17 @@ func (s *soak) send(ctx context.Context, org int) {
 			return
 		case <-t.C:
 		}
+		if !running(ctx) {
+			return
+		}
 		// By the clock, not per tick: a ticker drops the ticks a starved loop misses, and the
-		// offered rate would fall with them, unseen.
+		// offered rate would fall with them, unseen. At most a second behind, though: a loop
+		// that cannot keep up sends less (SentPerSec says so) rather than a growing backlog,
+		// which would run on past the end.
 		now := time.Now()
-		budget += perSec * now.Sub(last).Seconds()
+		budget = min(budget+perSec*now.Sub(last).Seconds(), max(perSec, 1))
 		last = now
-		for ; budget >= 1; budget-- {
+		for ; budget >= 1 && running(ctx); budget-- {
 			k++
 			from := members[k%len(members)]
 			if now := time.Now(); now.Sub(lastPing[from]) >= 10*time.Second {

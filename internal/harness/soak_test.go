@@ -24,11 +24,11 @@ func (expiredUnfired) Deadline() (time.Time, bool) { return time.Now().Add(-time
 func (expiredUnfired) Done() <-chan struct{}       { return nil }
 func (expiredUnfired) Err() error                  { return nil }
 
-// TestSoakChurnStopsAtTheDeadline: the churn loop ends at its context's deadline by the clock,
+// TestSoakLoopsStopAtTheDeadline: the churn loop ends at its context's deadline by the clock,
 // without starting a handshake after it. It used to wait for ctx.Done and count a handshake
 // started in between as failed: net.Dialer refuses an expired deadline at once with
 // "i/o timeout", which read like a 10 s handshake timeout in about half the soak runs (issue 12).
-func TestSoakChurnStopsAtTheDeadline(t *testing.T) {
+func TestSoakLoopsStopAtTheDeadline(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +48,20 @@ func TestSoakChurnStopsAtTheDeadline(t *testing.T) {
 	}
 	if len(s.errs) > 0 || s.churned.Load() > 0 {
 		t.Fatalf("churn after the deadline: %d opened, errors %v", s.churned.Load(), s.errs)
+	}
+
+	// The sender too: it stops at the deadline, sending nothing (these members have no socket).
+	s.cfg.MessagesPerSec = 1000
+	s.orgMembers = [][]*soakConn{{{user: "a"}, {user: "b"}}}
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		s.send(expiredUnfired{t.Context()}, 0)
+	}()
+	select {
+	case <-sent:
+	case <-time.After(5 * time.Second):
+		t.Fatal("send still running 5 s after its deadline")
 	}
 }
 

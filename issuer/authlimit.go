@@ -3,7 +3,6 @@ package issuer
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/qubital/office-router/internal/clientaddr"
@@ -52,7 +51,7 @@ func authFailed(err error) bool {
 func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request) (Identity, error) {
 	key := clientaddr.RequestKey(r, s.cfg.trusted)
 	if blocked, wait := s.authFails.Blocked(key); blocked {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		clientaddr.SetRetryAfter(w.Header(), wait)
 		return Identity{}, ErrRateLimited
 	}
 	id, err := s.authenticate(r)

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -142,6 +143,23 @@ func (c *Config) applyDevDefaults() {
 	if len(c.AllowedOrigins) == 0 {
 		c.AllowedOrigins = DevAllowedOrigins
 	}
+}
+
+// checkedSigningKey validates c, the signing key included, and returns the key: a fresh one in
+// dev mode without JWT_PRIVATE_KEY. Every bad variable is reported at once: the key's problem
+// joined to the others'.
+func (c *Config) checkedSigningKey() (*rsa.PrivateKey, error) {
+	key, err := c.signingKey()
+	if err == nil && key == nil && !c.Dev {
+		err = errors.New("JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE is required (or run with -dev)")
+	}
+	if err := errors.Join(err, c.validate()); err != nil {
+		return nil, err
+	}
+	if key == nil {
+		return rsa.GenerateKey(rand.Reader, 2048)
+	}
+	return key, nil
 }
 
 // signingKey loads the key named by the config; errors name the variable, never the value.

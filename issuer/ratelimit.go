@@ -6,10 +6,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/qubital/office-router/internal/clientaddr"
 )
 
 // Mint rate limit defaults (Config.MintsPerSecond, Config.MintBurst). A browser needs one
@@ -67,41 +66,18 @@ func (c *Config) checkLimits() error {
 	return nil
 }
 
-// mintLimiter is a token bucket per user. Only the users that minted recently are kept: when
-// the map is full, users whose bucket is full again are forgotten.
-type mintLimiter struct {
-	mu    sync.Mutex
-	rate  rate.Limit
-	burst int
-	m     map[string]*rate.Limiter
-	now   func() time.Time
+// newMintLimiter is the per-user mint budget: a clientaddr.Limiter keyed by user ID, which every
+// mint spends (Allow), bounded to maxLimitedUsers users.
+func newMintLimiter(perSec float64, burst int, now func() time.Time) *clientaddr.Limiter {
+	return clientaddr.NewLimiter(perSec, burst, maxLimitedUsers, now)
 }
 
-func newMintLimiter(perSec float64, burst int, now func() time.Time) *mintLimiter {
-	return &mintLimiter{rate: rate.Limit(perSec), burst: burst, m: make(map[string]*rate.Limiter), now: now}
-}
-
-// allow spends one mint of user; when none is left it sets Retry-After and reports ErrRateLimited.
-func (l *mintLimiter) allow(w http.ResponseWriter, user string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	lim, ok := l.m[user]
-	if !ok {
-		if len(l.m) >= maxLimitedUsers {
-			for u, x := range l.m {
-				if x.TokensAt(now) >= float64(l.burst) {
-					delete(l.m, u)
-				}
-			}
-		}
-		lim = rate.NewLimiter(l.rate, l.burst)
-		l.m[user] = lim
+// allowMint spends one mint of user; when none is left it sets Retry-After and reports
+// ErrRateLimited.
+func (s *Server) allowMint(w http.ResponseWriter, user string) error {
+	if ok, wait := s.mints.Allow(user); !ok {
+		clientaddr.SetRetryAfter(w.Header(), wait)
+		return ErrRateLimited
 	}
-	if lim.AllowN(now, 1) {
-		return nil
-	}
-	wait := math.Ceil((1 - lim.TokensAt(now)) / float64(l.rate))
-	w.Header().Set("Retry-After", strconv.Itoa(max(int(wait), 1)))
-	return ErrRateLimited
+	return nil
 }

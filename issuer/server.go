@@ -3,7 +3,6 @@ package issuer
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -33,7 +32,7 @@ type Server struct {
 	jwks      []byte
 	origins   httpx.Origins
 	m         *metrics
-	mints     *mintLimiter        // per-user mint budget (ratelimit.go)
+	mints     *clientaddr.Limiter // per-user mint budget (ratelimit.go)
 	authFails *clientaddr.Limiter // per-address failed access tokens (authlimit.go)
 	log       *slog.Logger
 	cancel    context.CancelFunc
@@ -71,18 +70,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	// Every bad variable at once: the key's problem joined to the others'.
-	key, err := cfg.signingKey()
-	if err == nil && key == nil && !cfg.Dev {
-		err = errors.New("JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE is required (or run with -dev)")
-	}
-	if err := errors.Join(err, cfg.validate()); err != nil {
+	key, err := cfg.checkedSigningKey()
+	if err != nil {
 		return nil, err
-	}
-	if key == nil {
-		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			return nil, err
-		}
 	}
 	minter, err := NewMinter(key, cfg.Issuer, cfg.Audience, o.now)
 	if err != nil {
@@ -94,36 +84,56 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if cfg.Dev {
 		o.logger.Warn("ISSUER IN DEV MODE: POST /dev/session mints tokens for any user, org and role; never expose it")
 	}
+	if s.realtime, err = newRealtimeMinterFor(cfg, o.now); err != nil {
+		return nil, err
+	}
+	if err := s.buildJWKS(); err != nil {
+		return nil, err
+	}
+	if err := s.setAuthenticator(o); err != nil {
+		return nil, err
+	}
+	s.routes = s.apiRoutes()
+	s.handler = http.HandlerFunc(s.serve)
+	return s, nil
+}
 
+// newRealtimeMinterFor is the Supabase Realtime minter of SUPABASE_JWT_SECRET, a random secret in
+// dev mode without one, or nil (realtime/token disabled).
+func newRealtimeMinterFor(cfg Config, now func() time.Time) (*RealtimeMinter, error) {
 	secret := []byte(cfg.SupabaseJWTSecret)
 	if len(secret) == 0 && cfg.Dev {
 		secret = make([]byte, 32)
 		_, _ = rand.Read(secret)
 		secret = []byte(base64.RawURLEncoding.EncodeToString(secret))
 	}
-	if len(secret) > 0 {
-		if s.realtime, err = NewRealtimeMinter(secret, o.now); err != nil {
-			return nil, err
-		}
+	if len(secret) == 0 {
+		return nil, nil
 	}
+	return NewRealtimeMinter(secret, now)
+}
 
-	if err := s.buildJWKS(); err != nil {
-		return nil, err
-	}
-
+// setAuthenticator picks who verifies access tokens: an injected Authenticator, the dev IdP, or
+// WorkOS (whose JWKS refresher Close stops).
+func (s *Server) setAuthenticator(o options) error {
 	switch {
 	case o.auth != nil:
 		s.auth = o.auth
-	case cfg.Dev:
+	case s.cfg.Dev:
+		var err error
 		if s.dev, s.auth, err = newDevIdP(o.now); err != nil {
-			return nil, err
+			return err
 		}
 	default:
-		a := newWorkOSAuth(cfg, o.client, o.logger, o.now)
+		a := newWorkOSAuth(s.cfg, o.client, o.logger, o.now)
 		s.auth, s.cancel = a, a.set.Close
 	}
+	return nil
+}
 
-	s.routes = map[string]map[string]handlerFunc{
+// apiRoutes are the issuer's routes (docs/protocol.md); /dev/session only in dev mode.
+func (s *Server) apiRoutes() map[string]map[string]handlerFunc {
+	routes := map[string]map[string]handlerFunc{
 		"/api/v1/cloudflare/request-access": {http.MethodPost: s.handleRequestAccess},
 		"/api/v1/realtime/token":            {http.MethodPost: s.handleRealtime},
 		"/.well-known/jwks.json":            {http.MethodGet: s.handleJWKS},
@@ -131,10 +141,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		"/readyz":                           {http.MethodGet: s.handleReady},
 	}
 	if s.dev != nil {
-		s.routes["/dev/session"] = map[string]handlerFunc{http.MethodPost: s.handleDevSession}
+		routes["/dev/session"] = map[string]handlerFunc{http.MethodPost: s.handleDevSession}
 	}
-	s.handler = http.HandlerFunc(s.serve)
-	return s, nil
+	return routes
 }
 
 // MetricsHandler serves the Prometheus metrics. The issuer's own handler never serves them:
@@ -200,28 +209,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // serve is the one place requests become responses: CORS, routing, body limits, errors.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	origin := r.Header.Get("Origin")
-	allowed := origin != "" && s.origins.Allowed(origin)
-	if allowed {
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Add("Vary", "Origin")
-	}
+	allowed := s.origins.AllowOrigin(w.Header(), r.Header.Get("Origin"))
 	methods, known := s.routes[r.URL.Path]
 	route := r.URL.Path
 	if !known {
 		route = "unknown"
 	}
 	err := func() error {
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		if httpx.IsPreflight(r) {
 			if !allowed {
 				return ErrOriginNotAllowed
 			}
-			h := w.Header()
-			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-			h.Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
+			httpx.WritePreflight(w)
 			return nil
 		}
 		if !known {
@@ -286,7 +285,7 @@ func (s *Server) handleRequestAccess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.mints.allow(w, id.UserID); err != nil {
+	if err := s.allowMint(w, id.UserID); err != nil {
 		return err
 	}
 	tok, err := s.minter.MintHandshake(id)
@@ -317,7 +316,7 @@ func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) error {
 	if s.realtime == nil {
 		return ErrRealtimeDisabled
 	}
-	if err := s.mints.allow(w, id.UserID); err != nil {
+	if err := s.allowMint(w, id.UserID); err != nil {
 		return err
 	}
 	tok, err := s.realtime.Mint(id.UserID)

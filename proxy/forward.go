@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -39,21 +40,57 @@ type relay struct {
 	policyClosed atomic.Bool
 }
 
+// forwardBackend relays to the upstream router: sockets (forward), publish and pre-flights
+// (forwardHTTP), with identity headers or, when token is set (Config.ForwardToken), the client's
+// token. Its sockets are admitted and counted in reg like hub sockets.
+type forwardBackend struct {
+	cfg        *Config
+	reg        *registry
+	m          *metrics
+	log        *slog.Logger
+	dialer     *websocket.Dialer
+	upgrader   *websocket.Upgrader
+	httpClient *http.Client
+	token      bool
+	// localPreflight is the edge's answer to a pre-flight from its replay store
+	// (Proxy.localPreflight), used unless token: then the upstream keeps the jtis.
+	localPreflight func(http.ResponseWriter, *http.Request, admission)
+}
+
+func (f *forwardBackend) spendsJTI() bool { return f.token }
+
+func (f *forwardBackend) preflight(w http.ResponseWriter, r *http.Request, a admission) {
+	if f.token {
+		f.forwardHTTP(w, r, http.MethodGet, a.ext.Token, nil) // the upstream knows which jtis are used
+		return
+	}
+	f.localPreflight(w, r, a)
+}
+
+func (f *forwardBackend) connect(w http.ResponseWriter, r *http.Request, a admission) {
+	f.forward(w, r, a)
+}
+
+func (f *forwardBackend) publish(w http.ResponseWriter, r *http.Request, _, token string, raw []byte, _ verifier.PublishBody) {
+	f.forwardHTTP(w, r, http.MethodPost, token, raw)
+}
+
 // forward admits the socket, dials the upstream first, so an upstream refusal reaches the
 // client as an HTTP answer (status and body relayed), then upgrades the client and copies
 // frames both ways. The caller has already consumed the jti unless ForwardToken is set (the
 // upstream then judges the token, replay included).
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
-	h, err := p.reserve(id) // p.wg.Add(1) for this handler goroutine
+func (f *forwardBackend) forward(w http.ResponseWriter, r *http.Request, a admission) {
+	id, ext := a.id, a.ext
+	h, err := f.reg.reserve(id) // reg.wg.Add(1) for this handler goroutine
 	if err != nil {
-		p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
+		f.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 		writeError(w, err)
 		return
 	}
-	defer p.wg.Done()
-	defer p.release(h, id.UserID)
+	defer f.reg.wg.Done()
+	defer f.reg.release(h, id.UserID)
 	hdr := http.Header{}
-	if p.cfg.ForwardToken {
+	if f.cfg.ForwardToken {
 		hdr.Set("Authorization", "Bearer "+ext.Token)
 	} else {
 		hdr.Set(HeaderUserID, id.UserID)
@@ -62,19 +99,19 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Iden
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	up, resp, err := p.dialer.DialContext(ctx, p.cfg.Upstream+r.URL.Path, hdr)
+	up, resp, err := f.dialer.DialContext(ctx, f.cfg.Upstream+r.URL.Path, hdr)
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
-			p.m.handshakes.WithLabelValues("rejected", "upstream_"+http.StatusText(resp.StatusCode)).Inc()
+			f.m.handshakes.WithLabelValues("rejected", "upstream_"+http.StatusText(resp.StatusCode)).Inc()
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(resp.StatusCode)
 			_, _ = w.Write(body)
 			return
 		}
-		p.log.WarnContext(r.Context(), "upstream dial failed", "upstream", p.cfg.Upstream, "error", err)
-		p.m.handshakes.WithLabelValues("rejected", ErrUpstream.Reason).Inc()
+		f.log.WarnContext(r.Context(), "upstream dial failed", "upstream", f.cfg.Upstream, "error", err)
+		f.m.handshakes.WithLabelValues("rejected", ErrUpstream.Reason).Inc()
 		writeError(w, ErrUpstream)
 		return
 	}
@@ -82,40 +119,34 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, id verifier.Iden
 	if ext.Select != "" {
 		rh = http.Header{"Sec-Websocket-Protocol": {ext.Select}}
 	}
-	cl, err := p.upgrader.Upgrade(w, r, rh)
+	cl, err := f.upgrader.Upgrade(w, r, rh)
 	if err != nil {
 		up.Close()
 		return
 	}
-	p.m.accepted.Inc()
-	p.m.latency.Observe(time.Since(start).Seconds())
-	rl := &relay{client: cl, upstream: up, limit: rate.NewLimiter(rate.Limit(p.cfg.MessagesPerSecond), p.cfg.MessageBurst)}
-	p.mu.Lock()
-	if p.closing {
-		p.mu.Unlock()
+	f.m.accepted.Inc()
+	f.m.latency.Observe(time.Since(a.start).Seconds())
+	rl := &relay{client: cl, upstream: up, limit: rate.NewLimiter(rate.Limit(f.cfg.MessagesPerSecond), f.cfg.MessageBurst)}
+	// The upstream→client copier gets its own Add; reserve's covers this handler goroutine.
+	if !f.reg.addRelay(rl) {
 		rl.goingAway()
 		rl.kill()
 		return
 	}
-	p.relays[rl] = struct{}{}
-	p.wg.Add(1) // the upstream→client copier; reserve's Add covers this handler goroutine
-	p.mu.Unlock()
-	cl.SetReadLimit(p.cfg.MaxMessageBytes)
+	cl.SetReadLimit(f.cfg.MaxMessageBytes)
 	go func() {
-		defer p.wg.Done()
-		p.pipe(up, cl, rl, false)
+		defer f.reg.wg.Done()
+		f.pipe(up, cl, rl, false)
 	}()
-	p.pipe(cl, up, rl, true)
+	f.pipe(cl, up, rl, true)
 	rl.kill()
-	p.mu.Lock()
-	delete(p.relays, rl)
-	p.mu.Unlock()
+	f.reg.removeRelay(rl)
 }
 
 // pipe copies messages from src to dst until src closes, then passes the close code on:
 // a clean close keeps its code, a lost connection becomes 1011 for the other side. fromClient
 // marks the client → upstream direction, where the message rate limit applies.
-func (p *Proxy) pipe(src, dst *websocket.Conn, rl *relay, fromClient bool) {
+func (f *forwardBackend) pipe(src, dst *websocket.Conn, rl *relay, fromClient bool) {
 	for {
 		mt, data, err := src.ReadMessage()
 		if err != nil {
@@ -145,8 +176,8 @@ func (p *Proxy) pipe(src, dst *websocket.Conn, rl *relay, fromClient bool) {
 			rl.policyClose()
 			continue
 		}
-		p.m.relayed.Inc()
-		_ = dst.SetWriteDeadline(time.Now().Add(p.cfg.WriteWait))
+		f.m.relayed.Inc()
+		_ = dst.SetWriteDeadline(time.Now().Add(f.cfg.WriteWait))
 		if err := dst.WriteMessage(mt, data); err != nil {
 			rl.kill()
 			return
@@ -187,8 +218,8 @@ func (r *relay) kill() {
 // forwardHTTP relays a request the edge has validated (publish, pre-flight) to the upstream's
 // HTTP origin with the token as `Authorization: Bearer`, and relays the answer. The token is
 // passed, not the client's header: a pre-flight may carry it in the subprotocol list instead.
-func (p *Proxy) forwardHTTP(w http.ResponseWriter, r *http.Request, method, token string, body []byte) {
-	target := "http" + strings.TrimPrefix(p.cfg.Upstream, "ws") + r.URL.Path
+func (f *forwardBackend) forwardHTTP(w http.ResponseWriter, r *http.Request, method, token string, body []byte) {
+	target := "http" + strings.TrimPrefix(f.cfg.Upstream, "ws") + r.URL.Path
 	req, err := http.NewRequestWithContext(r.Context(), method, target, bytes.NewReader(body))
 	if err != nil {
 		writeError(w, ErrUpstream)
@@ -198,9 +229,9 @@ func (p *Proxy) forwardHTTP(w http.ResponseWriter, r *http.Request, method, toke
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := p.httpClient.Do(req)
+	resp, err := f.httpClient.Do(req)
 	if err != nil {
-		p.log.WarnContext(r.Context(), "upstream request failed", "upstream", p.cfg.Upstream, "error", err)
+		f.log.WarnContext(r.Context(), "upstream request failed", "upstream", f.cfg.Upstream, "error", err)
 		writeError(w, ErrUpstream)
 		return
 	}

@@ -7,18 +7,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/qubital/office-router/contract"
+	"github.com/qubital/office-router/internal/httpx"
 	"github.com/qubital/office-router/verifier"
 )
 
 // hub holds the connections of one organisation: the Go twin of the Worker's WebSocketServer
 // Durable Object. It has no goroutine of its own; it exists while the org has connections
-// (reservations included) and is dropped from Proxy.hubs when the last one leaves.
+// (reservations included) and is dropped from its registry when the last one leaves.
 type hub struct {
 	org string
-	p   *Proxy
+	reg *registry
 
-	// guarded by p.mu: admission counts, including handshakes not yet upgraded.
+	// guarded by reg.mu: admission counts, including handshakes not yet upgraded.
 	total int
 	users map[string]int
 
@@ -27,43 +30,8 @@ type hub struct {
 	online  map[string][]*client // userId → connections, in join order
 }
 
-// reserve admits one connection of id before the upgrade, so limits answer 429 in HTTP.
-func (p *Proxy) reserve(id verifier.Identity) (*hub, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closing {
-		return nil, ErrShuttingDown
-	}
-	h := p.hubs[id.OrgID]
-	if h == nil {
-		h = &hub{org: id.OrgID, p: p, users: map[string]int{}, clients: map[*client]struct{}{}, online: map[string][]*client{}}
-		p.hubs[id.OrgID] = h
-	}
-	if h.total >= p.cfg.MaxConnsPerOrg || h.users[id.UserID] >= p.cfg.MaxConnsPerUser {
-		if h.total == 0 {
-			delete(p.hubs, id.OrgID)
-		}
-		return nil, ErrTooManyConnections
-	}
-	h.total++
-	h.users[id.UserID]++
-	p.m.conns.Inc()
-	p.wg.Add(1) // under p.mu with closing checked: Shutdown's Wait never races this Add
-	return h, nil
-}
-
-// release undoes reserve; the hub stops when nothing is left.
-func (p *Proxy) release(h *hub, userID string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	h.total--
-	if h.users[userID]--; h.users[userID] <= 0 {
-		delete(h.users, userID)
-	}
-	p.m.conns.Dec()
-	if h.total == 0 {
-		delete(p.hubs, h.org)
-	}
+func newHub(org string, g *registry) *hub {
+	return &hub{org: org, reg: g, users: map[string]int{}, clients: map[*client]struct{}{}, online: map[string][]*client{}}
 }
 
 type presenceEntry struct {
@@ -154,7 +122,7 @@ func (h *hub) leave(c *client) {
 		}
 	}
 	h.mu.Unlock()
-	h.p.release(h, c.id.UserID)
+	h.reg.release(h, c.id.UserID)
 }
 
 // broadcast queues msg to every connection but from; it never blocks.
@@ -192,23 +160,6 @@ func (h *hub) publish(to string, data json.RawMessage) int {
 	return h.broadcast(nil, msg)
 }
 
-func (p *Proxy) isClosing() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closing
-}
-
-// allClients lists every hub connection now.
-func (p *Proxy) allClients() []*client {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var all []*client
-	for _, h := range p.hubs {
-		all = append(all, h.snapshot()...)
-	}
-	return all
-}
-
 func (h *hub) snapshot() []*client {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -219,41 +170,68 @@ func (h *hub) snapshot() []*client {
 	return out
 }
 
-// serveHub upgrades an authorised handshake and hands the connection to its own read goroutine,
-// so that the HTTP handler returns and net/http frees its per-request buffers and deep stack.
-func (p *Proxy) serveHub(w http.ResponseWriter, r *http.Request, id verifier.Identity, ext contract.Extracted, start time.Time) {
-	h, err := p.reserve(id)
+// hubBackend keeps the org's sockets in this process: admission and the org hubs in reg, one
+// hub per org (this file), one client per socket (client.go).
+type hubBackend struct {
+	reg      *registry
+	env      *clientEnv // what every client of every hub sees: limits, metrics, reg's wait group
+	upgrader *websocket.Upgrader
+	m        *metrics
+	// localPreflight is the edge's answer to a pre-flight from its replay store
+	// (Proxy.localPreflight): in hub mode the edge keeps the jtis.
+	localPreflight func(http.ResponseWriter, *http.Request, admission)
+}
+
+func (hubBackend) spendsJTI() bool { return false }
+
+func (b hubBackend) preflight(w http.ResponseWriter, r *http.Request, a admission) {
+	b.localPreflight(w, r, a)
+}
+
+func (b hubBackend) publish(w http.ResponseWriter, _ *http.Request, org, _ string, _ []byte, body verifier.PublishBody) {
+	n := 0
+	if h := b.reg.hub(org); h != nil {
+		n = h.publish(body.To, body.Data)
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+// connect admits an authorised handshake in its org's hub, upgrades it and hands the connection
+// to its own read goroutine, so that the HTTP handler returns and net/http frees its per-request
+// buffers and deep stack.
+func (b hubBackend) connect(w http.ResponseWriter, r *http.Request, a admission) {
+	h, err := b.reg.reserve(a.id)
 	if err != nil {
-		p.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
+		b.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()
 		writeError(w, err)
 		return
 	}
 	var hdr http.Header
-	if ext.Select != "" {
-		hdr = http.Header{"Sec-Websocket-Protocol": {ext.Select}}
+	if a.ext.Select != "" {
+		hdr = http.Header{"Sec-Websocket-Protocol": {a.ext.Select}}
 	}
 	// Join before the 101, as the Worker's Durable Object does: a client that has its 101 is
 	// already a member, and what is sent to the org meanwhile waits in its queue.
-	c := newClient(&p.env, h, id)
+	c := newClient(b.env, h, a.id)
 	h.join(c)
-	if p.isClosing() {
-		// Reserved before Shutdown, joined after Shutdown listed the members: nobody else will
+	if b.reg.isClosing() {
+		// Reserved before shutdown, joined after shutdown listed the members: nobody else will
 		// tell this socket to close (join then this check, against closing then the listing).
 		c.closeGracefully(CloseGoingAway, "server shutting down")
 	}
 	hw := &hijackWriter{ResponseWriter: w}
-	conn, err := p.upgrader.Upgrade(hw, r, hdr)
+	conn, err := b.upgrader.Upgrade(hw, r, hdr)
 	if err != nil {
 		c.finish()
 		h.leave(c)
-		p.wg.Done() // added by reserve
+		b.reg.wg.Done() // added by reserve
 		return
 	}
-	p.m.accepted.Inc()
-	p.m.latency.Observe(time.Since(start).Seconds())
+	b.m.accepted.Inc()
+	b.m.latency.Observe(time.Since(a.start).Seconds())
 	c.attach(conn, hw.br)
 	go func() {
-		defer p.wg.Done() // added by reserve: the connection's reader owns it from here
+		defer b.reg.wg.Done() // added by reserve: the connection's reader owns it from here
 		c.readLoop()
 		c.finish() // nothing is queued (so no writer is started) once the reader is gone
 		h.leave(c) // at once: the others see the leave without waiting for the linger

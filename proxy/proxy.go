@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,17 +33,9 @@ type Proxy struct {
 	httpClient *http.Client
 	replay     *verifier.ReplayCache
 	failures   *ipLimiter
-	backend    orgBackend // hub or forwarder, chosen once by newBackend
-	env        clientEnv  // what hub clients see of the proxy (client.go)
-
-	mu      sync.Mutex
-	hubs    map[string]*hub
-	relays  map[*relay]struct{}
-	closing bool
-
-	wg       sync.WaitGroup // every connection goroutine: readers, writers, relays
-	stop     chan struct{}  // ends the pinger
-	stopOnce sync.Once
+	reg        *registry      // the org hubs, admission, connection goroutines, shutdown (registry.go)
+	backend    orgBackend     // hub or forwarder, chosen once by newBackend
+	mux        *http.ServeMux // the route table (routes.go)
 }
 
 // Option injects dependencies.
@@ -68,7 +59,6 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	p := &Proxy{
 		cfg: cfg, v: v, origins: httpx.NewOrigins(cfg.AllowedOrigins), log: slog.Default(), now: time.Now,
 		m: newMetrics(), replay: verifier.NewReplayCache(),
-		hubs: make(map[string]*hub), relays: make(map[*relay]struct{}), stop: make(chan struct{}),
 		dialer:     &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: readBufferSize, WriteBufferSize: writeBufferSize},
 		httpClient: &http.Client{Timeout: 10 * time.Second},
 	}
@@ -84,10 +74,11 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, with JSON answers
 		Error:           func(w http.ResponseWriter, _ *http.Request, _ int, _ error) { writeError(w, ErrBadHandshake) },
 	}
-	p.env = clientEnv{cfg: &p.cfg, m: p.m, wg: &p.wg}
+	p.reg = newRegistry(&p.cfg, p.m)
+	p.mux = p.newMux()
 	p.backend = newBackend(p)
 	if _, hub := p.backend.(hubBackend); hub {
-		go p.pinger()
+		go p.reg.pinger()
 	}
 	return p, nil
 }
@@ -102,57 +93,14 @@ type Stats struct {
 
 // Stats returns the current counts.
 func (p *Proxy) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := Stats{Hubs: len(p.hubs), Relays: len(p.relays), ReplayJTIs: p.replay.Len()}
-	for _, h := range p.hubs {
-		s.Connections += h.total
-	}
+	s := Stats{ReplayJTIs: p.replay.Len()}
+	s.Hubs, s.Connections, s.Relays = p.reg.counts()
 	return s
 }
 
 // MetricsHandler serves the Prometheus metrics. The proxy itself never serves them: mount this
 // on a private listener (edgeproxy -metrics-addr), never on the public one.
 func (p *Proxy) MetricsHandler() http.Handler { return p.metrics }
-
-var route = regexp.MustCompile(`^/orgs/([^/]+)/(ws|publish)$`)
-
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = withDotSegmentsResolved(r) // as the Worker sees paths (dotpath.go)
-	switch r.URL.Path {
-	case "/healthz":
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		return
-	}
-	m := route.FindStringSubmatch(r.URL.Path)
-	if m == nil || !contract.IsValidID(m[1]) {
-		writeError(w, ErrNotFound)
-		return
-	}
-	org, kind := m[1], m[2]
-	origin := r.Header.Get("Origin")
-	if origin != "" && p.origins.Allowed(origin) {
-		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Add("Vary", "Origin")
-	}
-	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-		if origin == "" || !p.origins.Allowed(origin) {
-			writeError(w, contract.ErrOriginNotAllowed)
-			return
-		}
-		h := w.Header()
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-		h.Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	if kind == "publish" {
-		p.handlePublish(w, r, org)
-		return
-	}
-	p.handleSocket(w, r, org)
-}
 
 // writeError is the one place errors become HTTP answers.
 func writeError(w http.ResponseWriter, err error) {
@@ -208,31 +156,31 @@ func validKey(k string) bool {
 	return true
 }
 
-// authorize runs the handshake checks shared by hub and forward mode and by the pre-flight.
-func (p *Proxy) authorize(r *http.Request, org string) (verifier.Identity, contract.Extracted, bool, error) {
-	upgrade := headerHasToken(r.Header, "Upgrade", "websocket")
-	if upgrade {
+// authorize runs the handshake checks shared by hub and forward mode and by the pre-flight, and
+// says what it admitted.
+func (p *Proxy) authorize(r *http.Request, org string, start time.Time) (admission, error) {
+	a := admission{upgrade: headerHasToken(r.Header, "Upgrade", "websocket"), start: start}
+	if a.upgrade {
 		if err := checkUpgrade(r); err != nil {
-			return verifier.Identity{}, contract.Extracted{}, upgrade, err
+			return a, err
 		}
 	} else if r.Method != http.MethodGet {
-		return verifier.Identity{}, contract.Extracted{}, upgrade, ErrMethodNotAllowed
+		return a, ErrMethodNotAllowed
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !p.origins.Allowed(origin) {
-		return verifier.Identity{}, contract.Extracted{}, upgrade, contract.ErrOriginNotAllowed
+		return a, contract.ErrOriginNotAllowed
 	}
-	ext, err := contract.Extract(r)
-	if err != nil {
-		return verifier.Identity{}, ext, upgrade, err
+	var err error
+	if a.ext, err = contract.Extract(r); err != nil {
+		return a, err
 	}
-	id, err := p.v.Verify(r.Context(), ext.Token)
-	if err != nil {
-		return id, ext, upgrade, err
+	if a.id, err = p.v.Verify(r.Context(), a.ext.Token); err != nil {
+		return a, err
 	}
-	if id.OrgID != org {
-		return id, ext, upgrade, contract.ErrOrgMismatch
+	if a.id.OrgID != org {
+		return a, contract.ErrOrgMismatch
 	}
-	return id, ext, upgrade, nil
+	return a, nil
 }
 
 func (p *Proxy) reject(w http.ResponseWriter, ip string, err error, start time.Time) {
@@ -253,13 +201,13 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 		writeError(w, ErrRateLimited)
 		return
 	}
-	id, ext, upgrade, err := p.authorize(r, org)
+	a, err := p.authorize(r, org, start)
 	if err != nil {
 		p.reject(w, ip, err, start)
 		return
 	}
-	if !upgrade {
-		p.backend.preflight(w, r, id, ext, start)
+	if !a.upgrade {
+		p.backend.preflight(w, r, a)
 		return
 	}
 	// The jti is spent here in hub mode and in forward mode with identity headers (the upstream
@@ -267,33 +215,30 @@ func (p *Proxy) handleSocket(w http.ResponseWriter, r *http.Request, org string)
 	// in the one store that every forwarder in front of it shares; a forwarder's own store would
 	// know only the sockets that happened to pass through it.
 	if !p.backend.spendsJTI() {
-		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
+		if err := p.replay.Use(a.id.JTI, a.id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
 			p.reject(w, ip, err, start)
 			return
 		}
 	}
-	p.backend.connect(w, r, id, ext, start)
+	p.backend.connect(w, r, a)
 }
 
 // localPreflight answers a pre-flight where this process keeps the jtis: refused if the token
 // was used, else who it is for.
-func (p *Proxy) localPreflight(w http.ResponseWriter, r *http.Request, id verifier.Identity, start time.Time) {
+func (p *Proxy) localPreflight(w http.ResponseWriter, r *http.Request, a admission) {
+	id := a.id
 	if p.replay.Seen(id.JTI, p.now()) {
-		p.reject(w, p.clientIP(r), contract.ErrReplayed, start)
+		p.reject(w, p.clientIP(r), contract.ErrReplayed, a.start)
 		return
 	}
 	p.m.handshakes.WithLabelValues("preflight", "ok").Inc()
-	p.m.latency.Observe(time.Since(start).Seconds())
+	p.m.latency.Observe(time.Since(a.start).Seconds())
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "userId": id.UserID, "orgId": id.OrgID,
 		"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 }
 
+// handlePublish serves POST /orgs/{org}/publish (routes.go answers the other methods).
 func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		httpx.WriteError(w, http.StatusMethodNotAllowed, ErrMethodNotAllowed.Reason)
-		return
-	}
 	// Refused publish tokens spend the same per-address budget as failed handshakes: each costs
 	// an RSA verification, and the socket route's limit is no limit if this route has none.
 	ip := p.clientIP(r)
@@ -353,70 +298,7 @@ func (p *Proxy) publishFailed(w http.ResponseWriter, ip string, err error) {
 	writeError(w, err)
 }
 
-// hub returns the live hub of org, or nil.
-func (p *Proxy) hub(org string) *hub {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.hubs[org]
-}
-
 // Shutdown stops accepting sockets, closes every socket with 1001 after flushing what its
 // queue already holds, and waits for every connection goroutine until ctx ends; then it cuts
 // what is left.
-func (p *Proxy) Shutdown(ctx context.Context) error {
-	p.stopOnce.Do(func() { close(p.stop) })
-	p.mu.Lock()
-	p.closing = true
-	var clients []*client
-	for _, h := range p.hubs {
-		clients = append(clients, h.snapshot()...)
-	}
-	relays := make([]*relay, 0, len(p.relays))
-	for r := range p.relays {
-		relays = append(relays, r)
-	}
-	p.mu.Unlock()
-	for _, c := range clients {
-		c.closeGracefully(CloseGoingAway, "server shutting down")
-	}
-	for _, r := range relays {
-		r.goingAway()
-	}
-	done := make(chan struct{})
-	go func() { p.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range p.allClients() { // listed again: some joined after the first list
-			c.kill()
-		}
-		for _, r := range relays {
-			r.kill()
-		}
-		<-done
-		return ctx.Err()
-	}
-}
-
-// pinger asks every connection's writer to send a ping each PingPeriod.
-func (p *Proxy) pinger() {
-	t := time.NewTicker(p.cfg.PingPeriod)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-t.C:
-			p.mu.Lock()
-			var all []*client
-			for _, h := range p.hubs {
-				all = append(all, h.snapshot()...)
-			}
-			p.mu.Unlock()
-			for _, c := range all {
-				c.ping()
-			}
-		}
-	}
-}
+func (p *Proxy) Shutdown(ctx context.Context) error { return p.reg.shutdown(ctx) }

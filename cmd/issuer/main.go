@@ -13,9 +13,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/qubital/office-router/internal/cli"
@@ -23,21 +20,7 @@ import (
 	"github.com/qubital/office-router/issuer"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		msg := err.Error()
-		if strings.Contains(msg, "\n") { // errors.Join: one bad variable per line, all at once
-			msg = "configuration:\n  " + strings.ReplaceAll(msg, "\n", "\n  ")
-		}
-		fmt.Fprintln(os.Stderr, "issuer:", msg)
-		if errors.Is(err, cli.ErrUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("issuer", run, cli.ListJoinedErrors) }
 
 var doc = cli.Doc{
 	Synopsis: `usage: issuer [flags]

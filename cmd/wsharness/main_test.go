@@ -100,6 +100,29 @@ func TestHelpAndVersionExitZero(t *testing.T) {
 	}
 }
 
+// TestEveryCommandIsListedAndAnswersHelp: a command added to the table shows in the usage, and
+// its -h prints its synopsis and exits 0 with no network, as the others do.
+func TestEveryCommandIsListedAndAnswersHelp(t *testing.T) {
+	help, _, err := runHarness(t, "", "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(help, "\n  "+c.name+" ") || !strings.Contains(help, c.summary) {
+				t.Errorf("usage lacks %q:\n%s", c.name, help)
+			}
+			out, _, err := runHarness(t, "", c.name, "-h")
+			if err != nil {
+				t.Fatalf("%s -h: err = %v", c.name, err)
+			}
+			if !strings.Contains(out, "usage: wsharness "+c.name) {
+				t.Errorf("%s -h lacks its synopsis:\n%s", c.name, out)
+			}
+		})
+	}
+}
+
 func TestEachCommandListsOnlyItsFlags(t *testing.T) {
 	tests := []struct {
 		cmd     string

@@ -20,6 +20,22 @@ type publishFlags struct {
 	to, iss, aud, subject *string
 }
 
+// publishCmd is `wsharness publish`: its flags, then publish.
+func publishCmd(ctx context.Context, inv *invocation) error {
+	fs := inv.fs
+	pf := publishFlags{
+		to:      fs.String("to", "", "only this user's sockets (default: the whole org)"),
+		iss:     fs.String("iss", issuer.DevIssuer, "iss of the publish token: the router's JWT_ISSUER"),
+		aud:     fs.String("aud", issuer.DevAudience, "aud of the publish token: the router's JWT_AUDIENCE"),
+		subject: fs.String("subject", "wsharness", "sub of the publish token: names the publishing service"),
+	}
+	inv.doc.Synopsis = "usage: wsharness publish -router URL -org ORG [-to USER] -key FILE DATA   (DATA: JSON, else a string)"
+	if done, err := inv.parse(); done || err != nil {
+		return err
+	}
+	return publish(ctx, fs, pf, inv.router, inv.org, inv.keyFile, inv.asJSON, inv.stdout)
+}
+
 // publish is what a non-Go backend does (docs/protocol.md): mint a 60 s publish token with the
 // issuer's key and POST {"to","data"} to /orgs/{org}/publish. DATA is JSON if it parses, else a
 // string.

@@ -6,14 +6,11 @@ import (
 	"crypto/rsa"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/qubital/office-router/contract"
-	"github.com/qubital/office-router/internal/cli"
 	"github.com/qubital/office-router/internal/harness"
 	"github.com/qubital/office-router/internal/rsakey"
 )
@@ -23,14 +20,16 @@ import (
 // trusts it. Keys under -trusted must be accepted (step 2: the next key is live), keys under
 // -retired must be refused with unknown_kid (step 4, or a leaked key). With -wait it retries
 // every second until both hold, for waiting out a refresh interval or a deploy.
-func rotateCheck(ctx context.Context, fs *flag.FlagSet, args []string, router, org, user, role *string, stdout, stderr io.Writer) error {
+func rotateCheck(ctx context.Context, inv *invocation) error {
+	fs, stdout := inv.fs, inv.stdout
+	router, org, user, role := &inv.router, &inv.org, &inv.user, &inv.role
 	trusted := fs.String("trusted", "", "comma list of private key files whose tokens the router must accept")
 	retired := fs.String("retired", "", "comma list of private key files whose tokens the router must refuse (unknown_kid)")
 	iss := fs.String("iss", "office-router-dev", "`iss` of the tokens: the router's JWT_ISSUER")
 	aud := fs.String("aud", "office-router", "`aud` of the tokens: the router's JWT_AUDIENCE")
 	wait := fs.Duration("wait", 0, "retry every second, an unreachable router included, until every expectation holds or this much time passed (0: check once)")
-	doc := cli.Doc{Synopsis: "usage: wsharness rotate-check -router URL [-trusted KEYS] [-retired KEYS] [flags]"}
-	if done, err := cli.Parse(fs, args, doc, stdout, stderr); done || err != nil {
+	inv.doc.Synopsis = "usage: wsharness rotate-check -router URL [-trusted KEYS] [-retired KEYS] [flags]"
+	if done, err := inv.parse(); done || err != nil {
 		return err
 	}
 	if *router == "" {

@@ -6,14 +6,11 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"time"
 
-	"github.com/qubital/office-router/internal/cli"
 	"github.com/qubital/office-router/internal/harness"
 	"github.com/qubital/office-router/internal/rsakey"
 	"github.com/qubital/office-router/internal/stack"
@@ -26,9 +23,8 @@ import (
 //
 //	wsharness soak -edgeproxy bin/edgeproxy [-duration 10m]   # starts that binary, default settings
 //	wsharness soak -router URL -key FILE -pid N [-iss I -aud A] # a router already running
-func soakCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wsharness soak", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func soakCmd(ctx context.Context, inv *invocation) error {
+	fs, stdout, stderr := inv.fs, inv.stdout, inv.stderr
 	bin := fs.String("edgeproxy", "", "start this edgeproxy binary (default settings, fresh key) and soak it")
 	router := fs.String("router", "", "soak a router already running at this base URL instead")
 	keyFile := fs.String("key", "", "with -router: the issuer's signing key")
@@ -43,8 +39,8 @@ func soakCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	duration := fs.Duration("duration", 10*time.Minute, "how long")
 	warmup := fs.Duration("warmup", 0, "excluded from the drift figures (default a quarter of -duration)")
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	doc := cli.Doc{Synopsis: "usage: wsharness soak -edgeproxy BIN | -router URL -key FILE -pid N [flags]"}
-	if done, err := cli.Parse(fs, args, doc, stdout, stderr); done || err != nil {
+	inv.doc.Synopsis = "usage: wsharness soak -edgeproxy BIN | -router URL -key FILE -pid N [flags]"
+	if done, err := inv.parse(); done || err != nil {
 		return err
 	}
 	cfg := harness.SoakConfig{Conns: *conns, Orgs: *orgs, ChurnPerSec: *churn, MessagesPerSec: *rate,

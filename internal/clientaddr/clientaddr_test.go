@@ -105,3 +105,53 @@ func TestLimiterForgetsRefilled(t *testing.T) {
 		t.Fatalf("n0: %v %v", b, wait)
 	}
 }
+
+// TestLimiterAllow: Allow spends a token when there is one and nothing when there is none, and
+// its wait is the issuer's mint Retry-After as it was before the mint budget became a Limiter:
+// ceil((1 - tokens) / rate) seconds, at least 1.
+func TestLimiterAllow(t *testing.T) {
+	type allowStep struct {
+		after time.Duration // clock advance before the call
+		ok    bool
+		wait  time.Duration
+	}
+	tests := []struct {
+		name  string
+		rate  float64
+		burst int
+		steps []allowStep
+	}{
+		{"half per second", 0.5, 3, []allowStep{{0, true, 0}, {0, true, 0}, {0, true, 0}, {0, false, 2 * time.Second}, {0, false, 2 * time.Second},
+			{time.Second, false, time.Second}, {time.Second, true, 0}, {0, false, 2 * time.Second}}},
+		{"fast refill waits one second at least", 20, 1, []allowStep{{0, true, 0}, {0, false, time.Second}, {50 * time.Millisecond, true, 0}}},
+		{"a third per second", 0.3, 1, []allowStep{{0, true, 0}, {0, false, 4 * time.Second}, {3 * time.Second, false, time.Second}, {400 * time.Millisecond, true, 0}}},
+		{"a near-zero rate stays a positive duration", 1e-15, 1, []allowStep{{0, true, 0}, {0, false, maxWait}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Unix(1000, 0)
+			l := NewLimiter(tt.rate, tt.burst, 0, func() time.Time { return now })
+			for i, s := range tt.steps {
+				now = now.Add(s.after)
+				ok, wait := l.Allow("user")
+				if ok != s.ok || wait != s.wait {
+					t.Fatalf("step %d: Allow = %v, %v; want %v, %v", i, ok, wait, s.ok, s.wait)
+				}
+				if blocked, bwait := l.Blocked("user"); !ok && (!blocked || bwait != wait) {
+					t.Fatalf("step %d: Blocked = %v, %v after a refused Allow waiting %v", i, blocked, bwait, wait)
+				}
+			}
+			if ok, _ := l.Allow("other"); !ok {
+				t.Fatal("another key was refused")
+			}
+		})
+	}
+}
+
+func TestSetRetryAfter(t *testing.T) {
+	h := http.Header{}
+	SetRetryAfter(h, 2*time.Second)
+	if got := h.Get("Retry-After"); got != "2" {
+		t.Fatalf("Retry-After %q, want 2", got)
+	}
+}

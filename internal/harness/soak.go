@@ -337,31 +337,18 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	progress("soak: opening %d sockets over %d orgs", cfg.Conns, cfg.Orgs)
 	var all []*soakConn
 	var amu sync.Mutex
-	work := make(chan int)
-	var wg sync.WaitGroup
 	var openErr atomic.Value
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				c, err := s.open(ctx, fmt.Sprintf("s%s-u%d", s.run, i), i%cfg.Orgs, true)
-				if err != nil {
-					openErr.Store(err)
-					continue
-				}
-				amu.Lock()
-				all = append(all, c)
-				s.orgMembers[c.org] = append(s.orgMembers[c.org], c)
-				amu.Unlock()
-			}
-		}()
-	}
-	for i := range cfg.Conns {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	forEach(ctx, cfg.Conns, 32, func(i int) {
+		c, err := s.open(ctx, fmt.Sprintf("s%s-u%d", s.run, i), i%cfg.Orgs, true)
+		if err != nil {
+			openErr.Store(err)
+			return
+		}
+		amu.Lock()
+		all = append(all, c)
+		s.orgMembers[c.org] = append(s.orgMembers[c.org], c)
+		amu.Unlock()
+	})
 	defer func() {
 		s.ending.Store(true)
 		for _, c := range all {

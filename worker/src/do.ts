@@ -8,9 +8,11 @@
 // messages, limits, liveness, and finding a user's sockets (ctx.getWebSockets(userId)).
 //
 // Cost stays flat in org size: a user's sockets are found with ctx.getWebSockets(userId), a
-// broadcast sends to ctx.getWebSockets() without decoding attachments, and the presence roster is
-// decoded once per wake-up and then kept up to date. Only the alarm (every PING_PERIOD_MS, and only
-// while sockets exist) and the first welcome after a wake-up walk every attachment.
+// broadcast sends to ctx.getWebSockets() without decoding attachments, and the presence roster
+// (with the welcome's JSON of it) and the org's socket count are built once per wake-up and then
+// kept up to date. Only the alarm (every PING_PERIOD_MS, and only while sockets exist) and the
+// first welcome after a wake-up walk every attachment. A new user's join, which goes to every
+// socket, is sent just after the 101 rather than before it (announceJoin).
 import { DurableObject } from "cloudflare:workers";
 import { readAdmission, refusalResponse, type Admission, type ConnectRefusal } from "./admission";
 import { limitsFromEnv, type Limits } from "./config";
@@ -31,6 +33,8 @@ export const PING_PERIOD_MS = 30_000;
  * 60 s plus jitter, and exactly two periods would take a live tab for dead now and then.
  */
 export const PING_TIMEOUT_MS = 2 * PING_PERIOD_MS + 10_000;
+/** Within this many sockets of MAX_CONNS_PER_ORG, a connect counts the runtime's list (orgFull). */
+const RECOUNT_MARGIN = 64;
 
 interface Attachment {
   connectionId: string;
@@ -59,6 +63,8 @@ export type ConnectResult = { ok: true; response: Response } | { ok: false; reas
 const json = (status: number, body: unknown): Response =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
 
+const presenceEntry = (userId: string, role: string): string => JSON.stringify({ userId, role });
+
 interface Bucket {
   tokens: number;
   last: number;
@@ -70,10 +76,20 @@ export class WebSocketServer extends DurableObject<Env> {
   private readonly limits: Limits;
   /** userId → role of each present user; built on first use after a wake-up. */
   private roster: Map<string, string> | undefined;
+  /** The roster as the welcome's presence entries, comma-separated JSON; undefined: rebuild it. */
+  private presenceJson: string | undefined;
+  /** Sockets the runtime lists for this object, counted once per wake-up, then kept (orgFull). */
+  private socketCount: number | undefined;
+  /** Sockets whose terminal event was counted off socketCount. */
+  private readonly uncounted = new WeakSet<WebSocket>();
+  /** RECOUNT_MARGIN; a field so that a test can trust the count right up to the cap. */
+  private recountMargin = RECOUNT_MARGIN;
   /** Per-socket message buckets. Lost on hibernation, which only happens after enough idle time to refill them. */
   private readonly buckets = new WeakMap<WebSocket, Bucket>();
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
   private alarmArmed: boolean | undefined;
+  /** A new user's `join`, accepted but not yet sent to the others (announceJoin says why). */
+  private pendingJoin: { text: string; except: WebSocket } | undefined;
   /** Rows of the last connect's SQL, for the cost table in docs/performance.md. */
   lastConnectRows: RowCounts = { read: 0, written: 0 };
 
@@ -90,6 +106,7 @@ export class WebSocketServer extends DurableObject<Env> {
    * one call that stays a fetch. The identity is the typed Admission the edge wrote (admission.ts).
    */
   async fetch(request: Request): Promise<Response> {
+    this.flushJoin();
     const who = readAdmission(request);
     if (!who || request.headers.get("Upgrade") !== "websocket") return json(400, { error: "bad_request" });
     const res = await this.accept(who);
@@ -98,6 +115,7 @@ export class WebSocketServer extends DurableObject<Env> {
 
   /** Read-only replay check for the pre-flight: true when the jti is in use. */
   async jtiUsed(jti: string): Promise<boolean> {
+    this.flushJoin();
     return this.jtis.used(jti, Math.floor(Date.now() / 1000));
   }
 
@@ -106,6 +124,7 @@ export class WebSocketServer extends DurableObject<Env> {
    * `data` is the JSON text of the value, passed on verbatim.
    */
   async publish(jti: string, until: number, to: string | null, data: string): Promise<PublishResult> {
+    this.flushJoin();
     const refused = this.jtis.use(jti, until, Math.floor(Date.now() / 1000));
     if (refused) return { ok: false, reason: refused };
     const text = `{"type":"event","data":${data}}`;
@@ -123,8 +142,9 @@ export class WebSocketServer extends DurableObject<Env> {
     const refused = this.jtis.use(who.jti, who.replayUntil, Math.floor(att.connectedAt / 1000), rows);
     this.lastConnectRows = rows;
     if (refused) return { ok: false, reason: refused };
-    // Counted from the runtime's own list, so the caps survive hibernation. Sockets still closing count.
-    if (this.ctx.getWebSockets(att.userId).length >= this.limits.maxConnsPerUser || this.ctx.getWebSockets().length >= this.limits.maxConnsPerOrg) {
+    // From the runtime's own list (the org's through a count kept from it: orgFull), so the caps
+    // survive hibernation. Sockets still closing count.
+    if (this.ctx.getWebSockets(att.userId).length >= this.limits.maxConnsPerUser || this.orgFull()) {
       return { ok: false, reason: "too_many_connections" };
     }
 
@@ -133,23 +153,13 @@ export class WebSocketServer extends DurableObject<Env> {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [att.userId]);
+    this.socketCount!++;
     server.serializeAttachment(att);
     this.attachments.set(server, att);
-    if (!alreadyOnline) roster.set(att.userId, att.role);
-    server.send(
-      JSON.stringify({
-        type: "welcome",
-        connectionId: att.connectionId,
-        userId: att.userId,
-        orgId: att.orgId,
-        role: att.role,
-        presence: [...roster].map(([userId, role]) => ({ userId, role })),
-      }),
-    );
-    if (!alreadyOnline) {
-      const join = JSON.stringify({ type: "presence", event: "join", userId: att.userId, role: att.role });
-      this.sendAll(this.ctx.getWebSockets(), join, server);
-    }
+    if (!alreadyOnline) this.addPresence(att.userId, att.role);
+    const head = JSON.stringify({ type: "welcome", connectionId: att.connectionId, userId: att.userId, orgId: att.orgId, role: att.role });
+    server.send(`${head.slice(0, -1)},"presence":[${this.presence()}]}`);
+    if (!alreadyOnline) this.announceJoin(server, JSON.stringify({ type: "presence", event: "join", userId: att.userId, role: att.role }));
     await this.armAlarm();
     logEvent("connect", { org: att.orgId, user: att.userId, connection: att.connectionId, rowsRead: rows.read, rowsWritten: rows.written });
     const headers: HeadersInit = who.subprotocol === SUBPROTOCOL ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {};
@@ -157,6 +167,7 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.flushJoin();
     // Frames still arriving after the server closed the socket (flood, 1009, or closed as dead
     // with its leave announced) are dropped: the runtime keeps delivering them, and readyState
     // stays OPEN until the close completes.
@@ -190,6 +201,8 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.flushJoin();
+    this.uncount(ws);
     await this.ended(ws, code);
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -199,11 +212,14 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   async webSocketError(ws: WebSocket): Promise<void> {
+    this.flushJoin();
+    this.uncount(ws);
     await this.ended(ws, 1006);
   }
 
   /** Closes sockets with no ping for PING_TIMEOUT_MS, collects used jtis, re-arms while sockets remain. */
   async alarm(): Promise<void> {
+    this.flushJoin();
     const now = Date.now();
     await this.sweep(now);
     this.jtis.collect(Math.floor(now / 1000));
@@ -264,7 +280,7 @@ export class WebSocketServer extends DurableObject<Env> {
     }
     const rest = this.ctx.getWebSockets(me.userId).filter((w) => w !== ws && !this.attachment(w).ended);
     if (rest.length === 0) {
-      this.roster?.delete(me.userId);
+      this.dropPresence(me.userId);
       this.sendAll(this.ctx.getWebSockets(), JSON.stringify({ type: "presence", event: "leave", userId: me.userId, role: me.role }), ws);
     }
     logEvent("close", { org: me.orgId, user: me.userId, connection: me.connectionId, code });
@@ -303,9 +319,60 @@ export class WebSocketServer extends DurableObject<Env> {
     return att;
   }
 
+  /**
+   * MAX_CONNS_PER_ORG without listing every socket on each connect. socketCount is the runtime's
+   * list at the first connect after a wake-up, plus each accept, minus each socket's one terminal
+   * event (webSocketClose or webSocketError), after which the runtime drops the socket. It can be
+   * below the list only while a terminal handler still runs, so near the cap the list is counted
+   * again: the cap is exact, and a socket still closing counts, as before.
+   */
+  private orgFull(): boolean {
+    const cap = this.limits.maxConnsPerOrg;
+    if (this.socketCount === undefined || this.socketCount >= cap - this.recountMargin) this.socketCount = this.ctx.getWebSockets().length;
+    return this.socketCount >= cap;
+  }
+
+  private uncount(ws: WebSocket): void {
+    if (this.socketCount === undefined || this.uncounted.has(ws)) return;
+    this.uncounted.add(ws);
+    this.socketCount--;
+  }
+
+  /**
+   * The welcome's presence entries, comma-separated, in the roster's order. Built from the roster
+   * once per wake-up, then edited as users come and go: an append on a join, a cut on a leave.
+   * Rebuilding it is O(users) JSON encoding (about 3 ms at 10,000 users), which would land on the
+   * next connect; the edits are O(bytes) string work, and a leave is O(sockets) anyway.
+   */
+  private presence(): string {
+    this.presenceJson ??= [...this.getRoster()].map(([userId, role]) => presenceEntry(userId, role)).join(",");
+    return this.presenceJson;
+  }
+
+  private addPresence(userId: string, role: string): void {
+    this.getRoster().set(userId, role);
+    const entry = presenceEntry(userId, role);
+    if (this.presenceJson !== undefined) this.presenceJson = this.presenceJson === "" ? entry : `${this.presenceJson},${entry}`;
+  }
+
+  private dropPresence(userId: string): void {
+    const role = this.roster?.get(userId);
+    if (role === undefined) return;
+    this.roster!.delete(userId);
+    const json = this.presenceJson;
+    if (json === undefined) return;
+    // An entry's text occurs only where it stands: inside a JSON string a quote is escaped.
+    const entry = presenceEntry(userId, role);
+    const i = json.indexOf(entry);
+    if (i < 0) this.presenceJson = undefined;
+    else if (i === 0) this.presenceJson = json.slice(entry.length + 1);
+    else this.presenceJson = json.slice(0, i - 1) + json.slice(i + entry.length);
+  }
+
   /** Present users and their roles, decoded once per wake-up. */
   private getRoster(): Map<string, string> {
     if (!this.roster) {
+      this.presenceJson = undefined;
       this.roster = new Map();
       for (const ws of this.ctx.getWebSockets()) {
         const att = this.attachment(ws);
@@ -315,8 +382,34 @@ export class WebSocketServer extends DurableObject<Env> {
     return this.roster;
   }
 
-  /** Sends text to each socket but `except`; returns how many sends succeeded. */
+  /**
+   * A new user's join goes to every other socket: O(sockets), the one part of a connect that grows
+   * with the org. Sent in the same turn it would keep the 101, and so the welcome, waiting for the
+   * whole fan-out. It goes out on the next timer turn instead, after the 101 has left, or earlier:
+   * every entry point of the object (fetch, the RPC methods, the webSocket* handlers, alarm) and
+   * every send to the org (sendAll) send it first. So whatever any event of the object does after
+   * a connect comes after that connect's join, as when the join was sent before the 101: no member
+   * sees a frame from or about the user, or an answer to a later request, before the join, and a
+   * later welcome, which already lists the user, is never followed by its join. A new entry point
+   * must call flushJoin() first too. Nothing is lost to hibernation: a pending timer keeps the
+   * object awake.
+   */
+  private announceJoin(joined: WebSocket, text: string): void {
+    this.flushJoin();
+    this.pendingJoin = { text, except: joined };
+    setTimeout(() => this.flushJoin(), 0);
+  }
+
+  private flushJoin(): void {
+    const p = this.pendingJoin;
+    if (!p) return;
+    this.pendingJoin = undefined;
+    this.sendAll(this.ctx.getWebSockets(), p.text, p.except);
+  }
+
+  /** Sends text to each socket but `except`, a pending join first; returns how many sends succeeded. */
   private sendAll(targets: WebSocket[], text: string, except?: WebSocket): number {
+    this.flushJoin();
     let n = 0;
     for (const ws of targets) {
       if (ws === except) continue;

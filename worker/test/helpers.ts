@@ -116,3 +116,14 @@ export async function connectHalfOpen(tok: string, org = "acme"): Promise<Client
 export async function errorOf(res: Response): Promise<[number, string]> {
   return [res.status, ((await res.json()) as { error: string }).error];
 }
+
+/** Sends a message the DO answers with an error frame: every frame queued before it has arrived. */
+export async function framesBefore(c: Client): Promise<unknown[]> {
+  c.send({ type: "probe" });
+  const seen: unknown[] = [];
+  for (;;) {
+    const m = await c.next();
+    if ((m as { type?: string }).type === "error") return seen;
+    seen.push(m);
+  }
+}

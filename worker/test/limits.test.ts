@@ -63,6 +63,38 @@ describe("connection caps", () => {
     expect(await errorOf(res)).toEqual([429, "too_many_connections"]);
     for (const c of socks) c.close();
   });
+
+  it("keeps MAX_CONNS_PER_ORG exact through closes with the kept count (no recount margin)", async () => {
+    // With no margin the object lists its sockets only to confirm a refusal, so a count that
+    // ran below the runtime's list (a close counted twice) would let a sixth socket in.
+    const org = "org-cap-count";
+    const stub = orgStub(org);
+    await runInDurableObject(stub, (instance) => {
+      Object.assign(instance as unknown as object, { recountMargin: 0 });
+      (instance as unknown as { limits: { maxConnsPerOrg: number } }).limits.maxConnsPerOrg = 5;
+    });
+    const open = async (u: string) => {
+      const c = await connect(await userToken(u, org), org);
+      await c.next();
+      return c;
+    };
+    const refused = async (u: string) => {
+      const res = await SELF.fetch(wsURL(org), { headers: upgradeHeaders({ Authorization: `Bearer ${await userToken(u, org)}` }) });
+      expect(await errorOf(res)).toEqual([429, "too_many_connections"]);
+    };
+    const socks: Client[] = [];
+    for (const u of ["a", "b", "c", "d", "e"]) socks.push(await open(u));
+    await refused("f");
+    // Three close: each is counted off once, so exactly three more fit.
+    for (const c of socks.splice(0, 3)) {
+      c.close();
+      await c.closed;
+    }
+    for (const u of ["g", "h", "i"]) socks.push(await open(u));
+    await refused("j");
+    expect(await runInDurableObject(stub, (_i, state) => state.getWebSockets().length)).toBe(5);
+    for (const c of socks) c.close();
+  });
 });
 
 describe("message rate", () => {

@@ -2,18 +2,7 @@
 import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CLOSE_PING_TIMEOUT, PING_PERIOD_MS, PING_TIMEOUT_MS } from "../src/do";
-import { connect, connectHalfOpen, orgStub, upgradeHeaders, userToken, type Client } from "./helpers";
-
-/** Sends a message the DO answers with an error frame: every frame queued before it has arrived. */
-async function framesBefore(c: Client): Promise<unknown[]> {
-  c.send({ type: "probe" });
-  const seen: unknown[] = [];
-  for (;;) {
-    const m = await c.next();
-    if ((m as { type?: string }).type === "error") return seen;
-    seen.push(m);
-  }
-}
+import { connect, connectHalfOpen, framesBefore, orgStub, upgradeHeaders, userToken } from "./helpers";
 
 describe("presence", () => {
   it("announces leave once when a socket the server closed completes its close last", async () => {
@@ -42,6 +31,43 @@ describe("presence", () => {
   });
 });
 
+describe("welcome", () => {
+  it("lists exactly the present users, in order of arrival, through joins and leaves", async () => {
+    // The object appends a join to the welcome's presence list and rebuilds it after a leave.
+    const org = "org-welcome-list";
+    const open = async (u: string) => {
+      const c = await connect(await userToken(u, org, u === "b" ? "admin" : "member"), org);
+      return { c, presence: (await c.next<{ presence: { userId: string; role: string }[] }>()).presence };
+    };
+    const entry = (userId: string) => ({ userId, role: userId === "b" ? "admin" : "member" });
+    const a = await open("a");
+    const b = await open("b");
+    const c = await open("c");
+    expect(c.presence).toEqual(["a", "b", "c"].map(entry));
+    const a2 = await open("a"); // already online: the list does not change
+    expect(a2.presence).toEqual(["a", "b", "c"].map(entry));
+    b.c.close();
+    await b.c.closed;
+    const d = await open("d");
+    expect(d.presence).toEqual(["a", "c", "d"].map(entry));
+    const b2 = await open("b");
+    expect(b2.presence).toEqual(["a", "c", "d", "b"].map(entry));
+    // The first and the last of the list leave.
+    for (const x of [a, a2, b2]) x.c.close();
+    for (const x of [a, a2, b2]) await x.c.closed;
+    const e = await open("e");
+    expect(e.presence).toEqual(["c", "d", "e"].map(entry));
+    // Everyone leaves, then the list starts again.
+    for (const x of [c, d, e]) x.c.close();
+    for (const x of [c, d, e]) await x.c.closed;
+    const f = await open("f");
+    expect(f.presence).toEqual(["f"].map(entry));
+    const g = await open("g");
+    expect(g.presence).toEqual(["f", "g"].map(entry));
+    for (const x of [f, g]) x.c.close();
+  });
+});
+
 describe("after a wake-up", () => {
   it("rebuilds presence and caps from the sockets, not from memory", async () => {
     const org = "org-wake";
@@ -55,6 +81,7 @@ describe("after a wake-up", () => {
     await runInDurableObject(stub, (instance) => {
       const mem = instance as unknown as { roster: unknown; attachments: WeakMap<object, unknown>; limits: { maxConnsPerUser: number } };
       mem.roster = undefined;
+      Object.assign(mem, { socketCount: undefined, presenceJson: undefined });
       mem.attachments = new WeakMap();
       mem.limits.maxConnsPerUser = 1;
     });

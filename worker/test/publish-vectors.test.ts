@@ -3,7 +3,7 @@
 import { SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import vectors from "../../testdata/vectors/publish.json";
-import { connect, publishToken, userToken, type Client } from "./helpers";
+import { connect, framesBefore, publishToken, userToken, type Client } from "./helpers";
 
 interface Case {
   name: string;
@@ -15,17 +15,6 @@ interface Case {
 const { org, online } = vectors as { org: string; online: string[] };
 const cases = (vectors as { cases: Case[] }).cases;
 const sockets = new Map<string, Client>();
-
-/** Every frame a client received before the answer to a probe. */
-async function framesBefore(c: Client): Promise<unknown[]> {
-  c.send({ type: "probe" });
-  const seen: unknown[] = [];
-  for (;;) {
-    const m = await c.next();
-    if ((m as { type?: string }).type === "error") return seen;
-    seen.push(m);
-  }
-}
 
 beforeAll(async () => {
   for (const u of online) {

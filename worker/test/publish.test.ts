@@ -3,24 +3,13 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { BODY_READ_TIMEOUT_MS, readBody } from "../src/publish";
-import { connect, errorOf, publishToken, userToken, type Client } from "./helpers";
+import { connect, errorOf, framesBefore, publishToken, userToken } from "./helpers";
 
 const org = "org-strict-pub";
 const url = `https://router.test/orgs/${org}/publish`;
 
 async function publish(body: BodyInit, tok?: string): Promise<Response> {
   return SELF.fetch(url, { method: "POST", headers: { Authorization: `Bearer ${tok ?? (await publishToken(org))}` }, body });
-}
-
-/** Every frame the client received before the answer to a probe. */
-async function framesBefore(c: Client): Promise<unknown[]> {
-  c.send({ type: "probe" });
-  const seen: unknown[] = [];
-  for (;;) {
-    const m = await c.next();
-    if ((m as { type?: string }).type === "error") return seen;
-    seen.push(m);
-  }
 }
 
 describe("publish body", () => {

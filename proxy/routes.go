@@ -1,0 +1,129 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/qubital/office-router/contract"
+	"github.com/qubital/office-router/internal/httpx"
+)
+
+// route is one route of the edge, the Go twin of a branch of worker/src/index.ts. Adding a route
+// is one line in routes; newMux gives every route the same treatment:
+//
+//   - "{method} {path}" runs handle, after the org check and CORS (edge);
+//   - "OPTIONS {path}" answers a CORS pre-flight (Access-Control-Request-Method present), else
+//     falls through to the wrong-method answer;
+//   - "{path}" for every other method: a service route answers 405 with Allow: {method} before
+//     any other check; the socket route hands it to handle, whose handshake checks refuse it
+//     (405 after the failed-address limiter, as a refused handshake).
+type route struct {
+	method string // http.MethodGet, http.MethodPost
+	path   string // a ServeMux path with the {org} wildcard: "/orgs/{org}/ws"
+	// scope is the scope a service token needs for this route ("publish"); empty for the socket
+	// route, whose token is a handshake token.
+	scope  string
+	handle func(p *Proxy, w http.ResponseWriter, r *http.Request, org string)
+}
+
+// routes is the edge's route table (docs/protocol.md#routes); /healthz and the 404 for
+// everything else are added by newMux.
+var routes = []route{
+	{http.MethodGet, "/orgs/{org}/ws", "", (*Proxy).handleSocket},
+	{http.MethodPost, "/orgs/{org}/publish", "publish", (*Proxy).handlePublish},
+}
+
+// newMux registers routes on a ServeMux. Every path it can reach has a method-less pattern and
+// "/" catches the rest, so ServeMux never writes its own text/plain 404 or 405; ServeHTTP keeps
+// it from redirecting.
+func (p *Proxy) newMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, ErrNotFound) })
+	for _, rt := range routes {
+		other := rt.handle
+		if rt.scope != "" {
+			other = wrongMethod(rt.method)
+		}
+		mux.Handle(rt.method+" "+rt.path, p.edge(rt.handle))
+		mux.Handle(http.MethodOptions+" "+rt.path, p.edge(func(p *Proxy, w http.ResponseWriter, r *http.Request, org string) {
+			if httpx.IsPreflight(r) {
+				p.corsPreflight(w, r)
+				return
+			}
+			other(p, w, r, org)
+		}))
+		mux.Handle(rt.path, p.edge(other))
+	}
+	return mux
+}
+
+// ServeHTTP routes r as the Worker does: dot segments resolved first (dotpath.go), then the
+// decoded path matched against routes (an org segment that decodes to something with a "/" is
+// no org). A path that is not clean (an empty segment, a leftover dot segment) is 404 here:
+// ServeMux would redirect it to its cleaned form, and the Worker routes it nowhere.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = withDotSegmentsResolved(r)
+	if !isCleanPath(r.URL.Path) {
+		writeError(w, ErrNotFound)
+		return
+	}
+	// ServeMux matches the escaped path; without RawPath that is the decoded path re-encoded, so
+	// a %2F splits segments as a "/" does, as the regexp router before it did. RawPath is set
+	// only for an unusual encoding, so the common request is not copied.
+	if r.URL.RawPath != "" {
+		u := *r.URL
+		u.RawPath = ""
+		r2 := *r
+		r2.URL = &u
+		r = &r2
+	}
+	p.mux.ServeHTTP(w, r)
+}
+
+// isCleanPath reports whether ServeMux routes p as it is (its cleanPath(p) == p): an absolute
+// path with no empty segment but a trailing one, and no "." or ".." segment.
+func isCleanPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") {
+		return false
+	}
+	for _, s := range strings.Split(p[1:], "/") {
+		if s == "." || s == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// edge runs what every org route shares before its handler: the org segment must be an id (else
+// 404, as an unknown route), and an allowed Origin is echoed for CORS.
+func (p *Proxy) edge(handle func(p *Proxy, w http.ResponseWriter, r *http.Request, org string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		org := r.PathValue("org")
+		if !contract.IsValidID(org) {
+			writeError(w, ErrNotFound)
+			return
+		}
+		p.origins.AllowOrigin(w.Header(), r.Header.Get("Origin"))
+		handle(p, w, r, org)
+	})
+}
+
+// corsPreflight answers a CORS pre-flight for any org route: 204 for an allowed Origin, else 403.
+func (p *Proxy) corsPreflight(w http.ResponseWriter, r *http.Request) {
+	if origin := r.Header.Get("Origin"); origin == "" || !p.origins.Allowed(origin) {
+		writeError(w, contract.ErrOriginNotAllowed)
+		return
+	}
+	httpx.WritePreflight(w)
+}
+
+// wrongMethod is a service route's answer to any method but its own, before any other check.
+func wrongMethod(allow string) func(*Proxy, http.ResponseWriter, *http.Request, string) {
+	return func(_ *Proxy, w http.ResponseWriter, _ *http.Request, _ string) {
+		w.Header().Set("Allow", allow)
+		httpx.WriteError(w, http.StatusMethodNotAllowed, ErrMethodNotAllowed.Reason)
+	}
+}

@@ -1,0 +1,223 @@
+package proxy_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qubital/office-router/proxy"
+)
+
+// rawAnswer sends one request with an exact request-target over a real socket (a client library
+// would clean or re-encode the path) and returns the answer as one comparable line: status, every
+// header but Date, and the body.
+func rawAnswer(t *testing.T, e *env, method, target string, hdr map[string]string) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: router.test\r\nConnection: close\r\n", method, target)
+	for k, v := range hdr {
+		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+	}
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(resp.Header))
+	for k := range resp.Header {
+		if k != "Date" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	line := fmt.Sprint(resp.StatusCode)
+	for _, k := range names {
+		line += " " + k + "=" + strings.Join(resp.Header[k], ",")
+	}
+	return line + " " + strings.TrimSuffix(string(body), "\n")
+}
+
+// The answers every route gives, pinned byte for byte (status, headers, body) so that a change of
+// router (a regexp before, ServeMux patterns after) cannot change one. Common header sets:
+const (
+	notFound  = "404 Cache-Control=no-store Content-Length=22 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"not_found\"}"
+	noToken   = "401 Cache-Control=no-store Content-Length=26 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"missing_token\"}"
+	wsMethod  = "405 Allow=GET, OPTIONS Cache-Control=no-store Content-Length=31 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"
+	pubMethod = "405 Allow=POST Cache-Control=no-store Content-Length=31 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"
+	healthy   = "200 Cache-Control=no-store Content-Length=16 Content-Type=application/json X-Content-Type-Options=nosniff {\"status\":\"ok\"}"
+)
+
+func TestRouteAnswers(t *testing.T) {
+	e := newEnv(t, proxy.Config{AllowedOrigins: []string{"https://app.test"}, FailureBurst: 1 << 20})
+	app := map[string]string{"Origin": "https://app.test"}
+	evil := map[string]string{"Origin": "https://evil.test"}
+	preflight := func(origin string) map[string]string {
+		h := map[string]string{"Access-Control-Request-Method": "GET"}
+		if origin != "" {
+			h["Origin"] = origin
+		}
+		return h
+	}
+	upgrade := map[string]string{"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+	const (
+		corsOK   = "204 Access-Control-Allow-Headers=Authorization, Content-Type Access-Control-Allow-Methods=GET, POST, OPTIONS Access-Control-Allow-Origin=https://app.test Access-Control-Max-Age=600 Vary=Origin "
+		noOrigin = "403 Cache-Control=no-store Content-Length=31 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"origin_not_allowed\"}"
+	)
+	for _, tc := range []struct {
+		name, method, target string
+		hdr                  map[string]string
+		want                 string
+	}{
+		// /healthz answers every method, and nothing under it exists.
+		{"healthz", "GET", "/healthz", nil, healthy},
+		{"healthz POST", "POST", "/healthz", nil, healthy},
+		{"healthz HEAD", "HEAD", "/healthz", nil, strings.TrimSuffix(healthy, `{"status":"ok"}`)},
+		{"healthz OPTIONS pre-flight", "OPTIONS", "/healthz", preflight("https://app.test"), healthy},
+		{"healthz via dot segment", "GET", "/x/../healthz", nil, healthy},
+		{"healthz trailing slash", "GET", "/healthz/", nil, notFound},
+		{"healthz double slash", "GET", "//healthz", nil, notFound},
+
+		// Unknown routes: 404 JSON, never a redirect to a cleaned path.
+		{"root", "GET", "/", nil, notFound},
+		{"root POST", "POST", "/", nil, notFound},
+		{"orgs", "GET", "/orgs", nil, notFound},
+		{"orgs slash", "GET", "/orgs/", nil, notFound},
+		{"org only", "GET", "/orgs/acme", nil, notFound},
+		{"org slash", "GET", "/orgs/acme/", nil, notFound},
+		{"unknown kind", "GET", "/orgs/acme/other", nil, notFound},
+		{"capital Orgs", "GET", "/Orgs/acme/ws", nil, notFound},
+		{"capital WS", "GET", "/orgs/acme/WS", nil, notFound},
+		{"ws trailing slash", "GET", "/orgs/acme/ws/", nil, notFound},
+		{"publish trailing slash", "POST", "/orgs/acme/publish/", nil, notFound},
+		{"ws below", "GET", "/orgs/acme/ws/x", nil, notFound},
+		{"leading double slash", "GET", "//orgs/acme/ws", nil, notFound},
+		{"empty org", "GET", "/orgs//ws", nil, notFound},
+		{"double slash before kind", "GET", "/orgs/acme//ws", nil, notFound},
+		{"double slash after kind", "GET", "/orgs/acme/ws//", nil, notFound},
+		{"double slash publish", "POST", "//orgs/acme/publish", nil, notFound},
+		{"dot in org", "GET", "/orgs/ac.me/ws", nil, notFound},
+		{"org too long", "GET", "/orgs/" + strings.Repeat("a", 129) + "/ws", nil, notFound},
+		{"encoded slash in org", "GET", "/orgs/a%2Fb/ws", nil, notFound},
+		{"encoded slash after kind", "GET", "/orgs/acme/ws%2F", nil, notFound},
+		{"encoded space in org", "GET", "/orgs/a%20b/ws", nil, notFound},
+		{"dot segment after kind", "GET", "/orgs/acme/ws/..", nil, notFound},
+		{"dot after kind", "GET", "/orgs/acme/ws/.", nil, notFound},
+		// net/http's server answers "OPTIONS *" itself, before any handler.
+		{"asterisk", "OPTIONS", "*", nil, "200 Content-Length=0 "},
+		{"asterisk GET", "GET", "*", nil, notFound},
+		{"CONNECT authority", "CONNECT", "router.test:443", nil, notFound},
+		{"unknown route keeps no CORS", "GET", "/nope", app, notFound},
+		{"unknown route pre-flight", "OPTIONS", "/nope", preflight("https://app.test"), notFound},
+
+		// The socket route: paths the Worker routes to it too, decoded and dot-resolved.
+		{"ws", "GET", "/orgs/acme/ws", nil, noToken},
+		{"ws query", "GET", "/orgs/acme/ws?x=1", nil, noToken},
+		{"ws encoded org", "GET", "/orgs/%61cme/ws", nil, noToken},
+		{"ws encoded kind", "GET", "/orgs/acme/%77s", nil, noToken},
+		{"ws dot segments", "GET", "/orgs/x/../acme/ws", nil, noToken},
+		{"ws encoded dot segments", "GET", "/orgs/x/%2e%2E/acme/ws", nil, noToken},
+		{"ws single dots", "GET", "/orgs/./acme/./ws", nil, noToken},
+		{"ws climbing above root", "GET", "/../../orgs/acme/ws", nil, noToken},
+		{"ws absolute-form target", "GET", "http://other.test/orgs/acme/ws", nil, noToken},
+		// Today the Go router routes on the decoded path, so an encoded slash between segments
+		// still reaches the route (the Worker answers 404: see the report of issue 15).
+		{"ws encoded slash between segments", "GET", "/orgs/acme%2Fws", nil, noToken},
+		{"ws allowed origin", "GET", "/orgs/acme/ws", app,
+			"401 Access-Control-Allow-Origin=https://app.test Cache-Control=no-store Content-Length=26 Content-Type=application/json Vary=Origin X-Content-Type-Options=nosniff {\"error\":\"missing_token\"}"},
+		{"ws refused origin", "GET", "/orgs/acme/ws", evil, noOrigin},
+		{"ws HEAD", "HEAD", "/orgs/acme/ws", nil, strings.TrimSuffix(wsMethod, `{"error":"method_not_allowed"}`)},
+		{"ws POST", "POST", "/orgs/acme/ws", nil, wsMethod},
+		{"ws PUT", "PUT", "/orgs/acme/ws", nil, wsMethod},
+		{"ws DELETE", "DELETE", "/orgs/acme/ws", nil, wsMethod},
+		{"ws PATCH", "PATCH", "/orgs/acme/ws", nil, wsMethod},
+		{"ws CONNECT", "CONNECT", "/orgs/acme/ws", nil, wsMethod},
+		{"ws made-up method", "BREW", "/orgs/acme/ws", nil, wsMethod},
+		{"ws POST upgrade", "POST", "/orgs/acme/ws", upgrade, wsMethod},
+		{"ws OPTIONS without pre-flight", "OPTIONS", "/orgs/acme/ws", nil, wsMethod},
+		{"ws OPTIONS allowed origin", "OPTIONS", "/orgs/acme/ws", app,
+			"405 Access-Control-Allow-Origin=https://app.test Allow=GET, OPTIONS Cache-Control=no-store Content-Length=31 Content-Type=application/json Vary=Origin X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"},
+		{"ws pre-flight", "OPTIONS", "/orgs/acme/ws", preflight("https://app.test"), corsOK},
+		{"ws pre-flight dot segments", "OPTIONS", "/orgs/x/../acme/ws", preflight("https://app.test"), corsOK},
+		{"ws pre-flight refused origin", "OPTIONS", "/orgs/acme/ws", preflight("https://evil.test"), noOrigin},
+		{"ws pre-flight no origin", "OPTIONS", "/orgs/acme/ws", preflight(""), noOrigin},
+		{"ws pre-flight bad org", "OPTIONS", "/orgs/ac.me/ws", preflight("https://app.test"), notFound},
+
+		// The publish route.
+		{"publish", "POST", "/orgs/acme/publish", nil, noToken},
+		{"publish encoded kind", "POST", "/orgs/acme/%70ublish", nil, noToken},
+		{"publish dot segments", "POST", "/orgs/x/../acme/publish", nil, noToken},
+		{"publish GET", "GET", "/orgs/acme/publish", nil, pubMethod},
+		{"publish HEAD", "HEAD", "/orgs/acme/publish", nil, strings.TrimSuffix(pubMethod, `{"error":"method_not_allowed"}`)},
+		{"publish PUT", "PUT", "/orgs/acme/publish", nil, pubMethod},
+		{"publish CONNECT", "CONNECT", "/orgs/acme/publish", nil, pubMethod},
+		{"publish GET upgrade", "GET", "/orgs/acme/publish", upgrade, pubMethod},
+		{"publish OPTIONS without pre-flight", "OPTIONS", "/orgs/acme/publish", nil, pubMethod},
+		{"publish GET allowed origin", "GET", "/orgs/acme/publish", app,
+			"405 Access-Control-Allow-Origin=https://app.test Allow=POST Cache-Control=no-store Content-Length=31 Content-Type=application/json Vary=Origin X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"},
+		{"publish pre-flight", "OPTIONS", "/orgs/acme/publish", preflight("https://app.test"), corsOK},
+		{"publish pre-flight refused origin", "OPTIONS", "/orgs/acme/publish", preflight("https://evil.test"), noOrigin},
+		{"publish bad org", "POST", "/orgs/ac.me/publish", nil, notFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rawAnswer(t, e, tc.method, tc.target, tc.hdr); got != tc.want {
+				t.Errorf("%s %s\n got: %s\nwant: %s", tc.method, tc.target, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRouteOrderAgainstTheLimiter pins which answers come before the failed-address limiter and
+// which spend it: the socket route limits every method (a wrong method is a refused handshake),
+// the publish route answers a wrong method before the limiter and charges nothing for it.
+func TestRouteOrderAgainstTheLimiter(t *testing.T) {
+	e := newEnv(t, proxy.Config{FailureBurst: 1, FailuresPerSecond: 0.001})
+	limited := "429 Cache-Control=no-store Content-Length=25 Content-Type=application/json Retry-After=%s X-Content-Type-Options=nosniff {\"error\":\"rate_limited\"}"
+	steps := []struct{ method, target, want string }{
+		{"GET", "/orgs/acme/publish", pubMethod}, // not charged
+		{"GET", "/orgs/acme/publish", pubMethod},
+		{"GET", "/nope", notFound}, // not charged
+		{"GET", "/nope", notFound},
+		{"POST", "/orgs/acme/ws", wsMethod}, // charged: the one failure the burst allows
+		{"POST", "/orgs/acme/ws", limited},
+		{"GET", "/orgs/acme/ws", limited},
+		{"POST", "/orgs/acme/publish", limited},
+		{"GET", "/orgs/acme/publish", pubMethod}, // still answered before the limiter
+		{"GET", "/healthz", healthy},
+	}
+	for i, s := range steps {
+		got := rawAnswer(t, e, s.method, s.target, nil)
+		want := s.want
+		if strings.Contains(want, "%s") {
+			// Retry-After counts down from the limiter's refill time; only its presence is pinned.
+			i := strings.Index(got, "Retry-After=")
+			j := strings.Index(got[max(i, 0):], " ")
+			if i < 0 || j < 0 {
+				t.Fatalf("step %d %s %s: no Retry-After in %s", i, s.method, s.target, got)
+			}
+			want = fmt.Sprintf(want, got[i+len("Retry-After="):i+j])
+		}
+		if got != want {
+			t.Errorf("step %d %s %s\n got: %s\nwant: %s", i, s.method, s.target, got, want)
+		}
+	}
+}

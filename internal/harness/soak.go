@@ -63,8 +63,9 @@ type SoakResult struct {
 	OutOfOrder                int64
 	LateOver1s                int64 // replies (pongs) and deliveries slower than 1 s
 	MaxLatencyMs              float64
-	RSSKiB                    []int // samples after warm-up
-	Goroutines                []int // samples after warm-up
+	HarnessStallMs            float64 // the longest time the harness itself did not run (watchStalls)
+	RSSKiB                    []int   // samples after warm-up
+	Goroutines                []int   // samples after warm-up
 	RSSDrift, GorDrift        float64
 	Errors                    map[string]int
 	// SlowHandshakes counts the handshakes (population and churn) that failed or took over 1 s;
@@ -108,7 +109,8 @@ type soak struct {
 	run                       string
 	deliveries, late, missing atomic.Int64
 	dups, ooo, churned, extra atomic.Int64
-	ending                    atomic.Bool // the harness is closing the population itself
+	ending                    atomic.Bool  // the harness is closing the population itself
+	stall                     atomic.Int64 // the harness's longest stall (watchStalls)
 	maxLat                    atomic.Int64
 	errMu                     sync.Mutex
 	errs                      map[string]int
@@ -369,6 +371,8 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		go func() { defer bg.Done(); s.send(runCtx, org) }()
 	}
 	var samples []struct{ rss, gor int }
+	bg.Add(1)
+	go func() { defer bg.Done(); s.watchStalls(runCtx) }()
 	go func() {
 		defer bg.Done()
 		t := time.NewTicker(min(10*time.Second, max(time.Second, cfg.Duration/60)))
@@ -421,6 +425,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	res.Missing, res.Duplicates, res.OutOfOrder = s.missing.Load(), s.dups.Load(), s.ooo.Load()
 	res.LateOver1s, res.MaxLatencyMs = s.late.Load(), float64(s.maxLat.Load())/1e6
 	res.Unexpected = s.extra.Load()
+	res.HarnessStallMs = float64(s.stall.Load()) / 1e6
 	res.Errors = map[string]int{}
 	s.errMu.Lock()
 	for k, v := range s.errs {
@@ -457,6 +462,28 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	}
 	res.Pass = len(res.Failures) == 0
 	return res, nil
+}
+
+// watchStalls records the longest time the harness itself did not run: a 50 ms ticker that
+// fires late. A delivery measured late while the harness stalled as long says more about the
+// machine than about the server.
+func (s *soak) watchStalls(ctx context.Context) {
+	const every = 50 * time.Millisecond
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if d := now.Sub(last) - every; d > time.Duration(s.stall.Load()) {
+			s.stall.Store(int64(d))
+		}
+		last = now
+	}
 }
 
 // drift compares the last third of the samples with the first third, each summarised by f.
@@ -595,11 +622,11 @@ func (s *soak) send(ctx context.Context, org int) {
 			return
 		}
 		// By the clock, not per tick: a ticker drops the ticks a starved loop misses, and the
-		// offered rate would fall with them, unseen. At most a second behind, though: a loop
-		// that cannot keep up sends less (SentPerSec says so) rather than a growing backlog,
-		// which would run on past the end.
+		// offered rate would fall with them, unseen. At most a tenth of a second behind, though:
+		// a loop that cannot keep up sends less (SentPerSec says so) rather than a backlog that
+		// grows, bursts when the loop runs again, and runs on past the end.
 		now := time.Now()
-		budget = min(budget+perSec*now.Sub(last).Seconds(), max(perSec, 1))
+		budget = min(budget+perSec*now.Sub(last).Seconds(), max(perSec/10, 1))
 		last = now
 		for ; budget >= 1 && running(ctx); budget-- {
 			k++

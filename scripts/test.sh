@@ -62,8 +62,10 @@ step "soak against the shipped edgeproxy (issue 12): exactly-once in-order deliv
 # climbs for the first minute or so (a 30 s warm-up measured +11%, a 90 s one -4.3%).
 soakdir=$(mktemp -d)
 ./scripts/build.sh "$soakdir" edgeproxy wsharness
-"$soakdir/wsharness" soak -edgeproxy "$soakdir/edgeproxy" -conns 1000 -orgs 10 -churn 10 -rate 400 -duration 120s -warmup 90s
+soak_status=0
+"$soakdir/wsharness" soak -edgeproxy "$soakdir/edgeproxy" -conns 1000 -orgs 10 -churn 10 -rate 400 -duration 120s -warmup 90s || soak_status=$?
 rm -rf "$soakdir"
+[ "$soak_status" = 0 ] || exit "$soak_status"
 
 step "Worker: generated Env current, tsc --noEmit and vitest (workerd, shared vectors)"
 (cd worker && npm run --silent types:check && npx tsc --noEmit && npx vitest run)

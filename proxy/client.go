@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -182,9 +183,45 @@ func (c *client) abort(conn *websocket.Conn, code int, reason string) {
 			_ = conn.NetConn().Close()
 			return
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+		c.closeDeadline()
 	}()
 }
+
+// The socket's read deadline has two writers: the reader, which moves it to the idle wait
+// (2×PingPeriod + WriteWait) whenever the peer sends something (alive), and whoever sent our close
+// frame, which gives the peer closeGrace to answer (closeDeadline). Both move it under c.mu, and
+// alive checks the state in the same step: checked, then moved outside the lock, a reader that
+// saw the socket open just before a close could move the deadline after the close deadline was
+// set, and a peer that kept sending would hold its socket, and Shutdown, for the idle wait
+// (70 s by default) instead of closeGrace (TestShutdownCutsAPeerThatKeepsSending).
+
+// alive moves the read deadline to the idle wait from now: the peer sent something. Not once a
+// close is under way: then the close deadline stands.
+func (c *client) alive() {
+	if h := testHookDeadline.Load(); h != nil {
+		(*h)(false)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state < stateClosing {
+		_ = c.conn.SetReadDeadline(time.Now().Add(2*c.env.cfg.PingPeriod + c.env.cfg.WriteWait))
+	}
+}
+
+// closeDeadline gives the peer closeGrace to answer our close frame, which has been written.
+func (c *client) closeDeadline() {
+	c.mu.Lock()
+	_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	c.mu.Unlock()
+	if h := testHookDeadline.Load(); h != nil {
+		(*h)(true)
+	}
+}
+
+// testHookDeadline, when set (export_test.go), runs as the reader is about to move the read
+// deadline (false) and after a close deadline was set (true), so that a test can put a close in
+// the one place a reader could undo it. Nil outside tests.
+var testHookDeadline atomic.Pointer[func(closing bool)]
 
 // kill cuts the TCP connection; the read loop then ends and the hub forgets the client.
 func (c *client) kill() {
@@ -232,7 +269,7 @@ func (c *client) writeLoop() {
 			case m.close != 0:
 				err = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.close, m.reason), deadline)
 				// Give the peer a moment to answer the close, then the read loop ends.
-				_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+				c.closeDeadline()
 			default:
 				err = c.conn.WriteMessage(websocket.TextMessage, m.data)
 			}
@@ -257,14 +294,13 @@ var (
 // readLoop runs in the connection's read goroutine until the socket closes or fails; the
 // caller then leaves the hub and lingers.
 func (c *client) readLoop() {
-	wait := 2*c.env.cfg.PingPeriod + c.env.cfg.WriteWait
 	c.conn.SetReadLimit(c.env.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
-	_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+	// Through alive, as every move is: a close queued before attach (Shutdown during the upgrade)
+	// may already have set its deadline.
+	c.alive()
 	c.conn.SetPongHandler(func(string) error {
-		if c.isClosed() {
-			return nil // closing: keep the close deadline
-		}
-		return c.conn.SetReadDeadline(time.Now().Add(wait))
+		c.alive()
+		return nil
 	})
 	rc := rawConn(c.conn.NetConn())
 	for {
@@ -279,9 +315,7 @@ func (c *client) readLoop() {
 		if c.br != nil {
 			if n := pongFrameLen(c.br); n > 0 {
 				_, _ = c.br.Discard(n)
-				if !c.isClosed() {
-					_ = c.conn.SetReadDeadline(time.Now().Add(wait))
-				}
+				c.alive()
 				continue
 			}
 		}
@@ -293,7 +327,7 @@ func (c *client) readLoop() {
 		if c.isClosed() {
 			continue // draining until the peer answers our close
 		}
-		_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+		c.alive()
 		if !c.limit.Allow() {
 			c.closeGracefully(ClosePolicy, "message rate limit")
 			continue

@@ -282,6 +282,10 @@ export class WebSocketServer extends DurableObject<Env> {
     if (rest.length === 0) {
       this.dropPresence(me.userId);
       this.sendAll(this.ctx.getWebSockets(), JSON.stringify({ type: "presence", event: "leave", userId: me.userId, role: me.role }), ws);
+    } else {
+      // The welcome lists a user with the role of their earliest present connection, as the Go
+      // hub does and as the roster rebuilt after a wake-up does: not the role of one that closed.
+      this.setPresenceRole(me.userId, this.earliest(rest).role);
     }
     logEvent("close", { org: me.orgId, user: me.userId, connection: me.connectionId, code });
     if (!this.ctx.getWebSockets().some((w) => w !== ws && !this.attachment(w).ended)) {
@@ -369,15 +373,40 @@ export class WebSocketServer extends DurableObject<Env> {
     else this.presenceJson = json.slice(0, i - 1) + json.slice(i + entry.length);
   }
 
-  /** Present users and their roles, decoded once per wake-up. */
+  /** Gives a present user another role in the roster and, in place, in the welcome's JSON. */
+  private setPresenceRole(userId: string, role: string): void {
+    const was = this.roster?.get(userId);
+    if (was === undefined || was === role) return;
+    this.roster!.set(userId, role);
+    const json = this.presenceJson;
+    if (json === undefined) return;
+    const entry = presenceEntry(userId, was);
+    const i = json.indexOf(entry); // unique: see dropPresence
+    this.presenceJson = i < 0 ? undefined : json.slice(0, i) + presenceEntry(userId, role) + json.slice(i + entry.length);
+  }
+
+  /** The attachment of the earliest connection among `sockets` (not empty). */
+  private earliest(sockets: WebSocket[]): Attachment {
+    return sockets.map((w) => this.attachment(w)).reduce((a, b) => (b.connectedAt < a.connectedAt ? b : a));
+  }
+
+  /**
+   * Present users and their roles, decoded once per wake-up. The runtime lists sockets in no
+   * particular order, so each user takes the role of their earliest present connection (the Go
+   * hub's online[user][0]) and users are listed in the order of that connection.
+   */
   private getRoster(): Map<string, string> {
     if (!this.roster) {
       this.presenceJson = undefined;
-      this.roster = new Map();
+      const first = new Map<string, Attachment>();
       for (const ws of this.ctx.getWebSockets()) {
         const att = this.attachment(ws);
-        if (att.userId && !att.ended && !this.roster.has(att.userId)) this.roster.set(att.userId, att.role);
+        if (!att.userId || att.ended) continue;
+        const had = first.get(att.userId);
+        if (!had || att.connectedAt < had.connectedAt) first.set(att.userId, att);
       }
+      const users = [...first.values()].sort((a, b) => a.connectedAt - b.connectedAt);
+      this.roster = new Map(users.map((a) => [a.userId, a.role]));
     }
     return this.roster;
   }

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"io"
 	"log/slog"
+	"math"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -100,4 +101,26 @@ func soakProxy(t *testing.T, key *rsa.PrivateKey) *httptest.Server {
 		_ = p.Shutdown(context.Background())
 	})
 	return srv
+}
+
+func TestDrift(t *testing.T) {
+	tests := []struct {
+		name    string
+		v       []int
+		atLeast int
+		want    float64
+	}{
+		{"GC sawtooth, nothing leaks", []int{29000, 37000, 30000, 36000, 29500, 35000}, 0, 29500.0/29000 - 1},
+		{"a rising floor is a leak", []int{30000, 36000, 33000, 39000, 36000, 42000}, 0, 0.2},
+		{"one goroutine more over a floor of 20, 1,000 sockets", []int{20, 25, 20, 24, 21, 26}, 1000, 0.001},
+		{"a leak of one goroutine per socket", []int{20, 25, 520, 540, 1020, 1030}, 1000, 1.0},
+		{"too few samples", []int{1, 2}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := drift(tt.v, floor, tt.atLeast); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("drift = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

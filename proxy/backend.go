@@ -43,7 +43,9 @@ type admission struct {
 	start   time.Time          // when the request arrived: the handshake latency metric
 }
 
-// newBackend is the one place hub vs forward mode is decided.
+// newBackend is the one place hub vs forward mode is decided. A backend that holds sockets here
+// starts the registry's pinger and, on Linux, its poller of idle sockets (both stopped by
+// shutdown); a forwarder's sockets are the upstream's to ping. A third backend makes the same choice here, and the edge (New included) does not change.
 func newBackend(p *Proxy) orgBackend {
 	if p.cfg.Upstream != "" {
 		return &forwardBackend{
@@ -51,6 +53,8 @@ func newBackend(p *Proxy) orgBackend {
 			httpClient: p.httpClient, token: p.cfg.ForwardToken, localPreflight: p.localPreflight,
 		}
 	}
+	p.reg.startPoller(p.log)
+	go p.reg.pinger()
 	return hubBackend{
 		reg: p.reg, env: &clientEnv{cfg: &p.cfg, m: p.m, wg: &p.reg.wg}, upgrader: &p.upgrader, m: p.m,
 		log: p.log, localPreflight: p.localPreflight,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,25 +18,41 @@ import (
 	"github.com/qubital/office-router/verifier"
 )
 
-// client is one socket in a hub. The handler goroutine reads (readLoop); a writer goroutine
-// exists only while the queue has something to send, so an idle connection costs one goroutine.
+// client is one socket in a hub. Its input is read by sessions (poller_linux.go: a goroutine only
+// while the socket has input) or, where there is no poller, by one goroutine (readLoop); a writer
+// goroutine exists only while the queue has something to send. So an idle connection costs no
+// goroutine at all where the poller runs, one elsewhere.
 type client struct {
 	env    *clientEnv
 	h      *hub
 	conn   *websocket.Conn
 	br     *bufio.Reader // gorilla reads through it; see idle.go
-	id     verifier.Identity
+	id     member
 	connID string
-	limit  *rate.Limiter
+	limit  *rate.Limiter // nil until the first message; only the reader touches it
+	fd     int32         // the socket's descriptor while the poller watches it; only its sessions use it
+	slot   uint8         // which of the pinger's slots pings it (pingSlots)
+
+	// deadline cuts the socket (kill) when the peer has sent nothing, pongs included, for
+	// 2×PingPeriod + WriteWait, or has not answered our close frame within closeGrace. A timer,
+	// not the socket's read deadline: no goroutine sits in a read for that deadline to wake.
+	deadline *time.Timer
 
 	mu    sync.Mutex
 	queue []outgoing
 	state connState // changed only by setState
 	// writing: a writer goroutine runs (or, while connecting, is held back until attach).
 	writing bool
+	// killed: kill cut the socket; the reader ends at the next message instead of draining.
+	killed bool
 
 	writeDeadline time.Time // the socket's write deadline; only the (single) writer touches it
 }
+
+// member is what a client keeps of its token's identity: what the hub shows and routes by. The
+// rest (org, subject, jti, times) was used at the handshake; kept, it would cost every idle
+// socket about 200 bytes.
+type member struct{ UserID, Role string }
 
 // connState is where a client is in its life: connecting → open → closing → closed. Moves are
 // forward only and may skip a state (a socket whose upgrade fails goes from connecting to
@@ -76,8 +93,8 @@ type outgoing struct {
 func newClient(env *clientEnv, h *hub, id verifier.Identity) *client {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &client{env: env, h: h, id: id, connID: hex.EncodeToString(b[:]), writing: true,
-		limit: rate.NewLimiter(rate.Limit(env.cfg.MessagesPerSecond), env.cfg.MessageBurst)}
+	return &client{env: env, h: h, id: member{UserID: id.UserID, Role: id.Role}, connID: hex.EncodeToString(b[:]), writing: true,
+		slot: b[0] % pingSlots}
 }
 
 // clientEnv is what a hub's clients need from the process, instead of a pointer back to the
@@ -94,6 +111,10 @@ func (c *client) attach(conn *websocket.Conn, br *bufio.Reader) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.conn, c.br = conn, br
+	c.deadline = time.AfterFunc(c.idleWait(), c.kill)
+	if c.killed { // Shutdown gave up on it while it was connecting: nothing else will cut it
+		cut(conn.NetConn())
+	}
 	c.setState(stateOpen) // unless a close came first: then it stays closing or closed
 	c.writing = false
 	if len(c.queue) > 0 {
@@ -180,23 +201,52 @@ func (c *client) abort(conn *websocket.Conn, code int, reason string) {
 	go func() {
 		defer c.env.wg.Done()
 		if conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.env.cfg.WriteWait)) != nil {
-			_ = conn.NetConn().Close()
+			c.kill()
 			return
 		}
 		c.closeDeadline()
 	}()
 }
 
-// The socket's read deadline has two writers: the reader, which moves it to the idle wait
-// (2×PingPeriod + WriteWait) whenever the peer sends something (alive), and whoever sent our close
-// frame, which gives the peer closeGrace to answer (closeDeadline). Both move it under c.mu, and
-// alive checks the state in the same step: checked, then moved outside the lock, a reader that
-// saw the socket open just before a close could move the deadline after the close deadline was
-// set, and a peer that kept sending would hold its socket, and Shutdown, for the idle wait
-// (70 s by default) instead of closeGrace (TestShutdownCutsAPeerThatKeepsSending).
+// kill cuts the TCP connection; the reader then ends and the hub forgets the client.
+func (c *client) kill() {
+	c.mu.Lock()
+	conn := c.conn
+	c.setState(stateClosed)
+	c.queue, c.killed = nil, true
+	c.mu.Unlock()
+	if conn != nil {
+		cut(conn.NetConn())
+	}
+}
 
-// alive moves the read deadline to the idle wait from now: the peer sent something. Not once a
-// close is under way: then the close deadline stands.
+// cut shuts a socket down both ways without closing it: a reader blocked in it, or the poller
+// watching it, sees EOF, and the client's end closes it (closing would take it out of the
+// poller's set without a word, and nobody would end the client).
+func cut(nc net.Conn) {
+	if s, ok := nc.(interface {
+		CloseRead() error
+		CloseWrite() error
+	}); ok {
+		_ = s.CloseRead()
+		_ = s.CloseWrite()
+		return
+	}
+	_ = nc.Close()
+}
+
+func (c *client) idleWait() time.Duration { return 2*c.env.cfg.PingPeriod + c.env.cfg.WriteWait }
+
+// The deadline has two writers: the reader, which moves it to the idle wait whenever the peer
+// sends something (alive), and whoever sent our close frame, which gives the peer closeGrace to
+// answer (closeDeadline). Both move it under c.mu, and alive checks the state in the same step:
+// checked, then moved outside the lock, a reader that saw the socket open just before a close
+// could move the deadline after the close deadline was set, and a peer that kept sending would
+// hold its socket, and Shutdown, for the idle wait (70 s by default) instead of closeGrace
+// (TestShutdownCutsAPeerThatKeepsSending).
+
+// alive moves the deadline to idleWait from now: the peer sent something. Not once a close is
+// under way: then the close deadline stands.
 func (c *client) alive() {
 	if h := testHookDeadline.Load(); h != nil {
 		(*h)(false)
@@ -204,34 +254,24 @@ func (c *client) alive() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state < stateClosing {
-		_ = c.conn.SetReadDeadline(time.Now().Add(2*c.env.cfg.PingPeriod + c.env.cfg.WriteWait))
+		c.deadline.Reset(c.idleWait())
 	}
 }
 
 // closeDeadline gives the peer closeGrace to answer our close frame, which has been written.
 func (c *client) closeDeadline() {
 	c.mu.Lock()
-	_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	c.deadline.Reset(closeGrace)
 	c.mu.Unlock()
 	if h := testHookDeadline.Load(); h != nil {
 		(*h)(true)
 	}
 }
 
-// testHookDeadline, when set (export_test.go), runs as the reader is about to move the read
+// testHookDeadline, when set (export_deadline_test.go), runs as the reader is about to move the
 // deadline (false) and after a close deadline was set (true), so that a test can put a close in
 // the one place a reader could undo it. Nil outside tests.
 var testHookDeadline atomic.Pointer[func(closing bool)]
-
-// kill cuts the TCP connection; the read loop then ends and the hub forgets the client.
-func (c *client) kill() {
-	c.mu.Lock()
-	conn := c.conn
-	c.mu.Unlock()
-	if conn != nil {
-		_ = conn.NetConn().Close()
-	}
-}
 
 func (c *client) writeLoop() {
 	defer c.env.wg.Done()
@@ -268,15 +308,14 @@ func (c *client) writeLoop() {
 				err = c.conn.WriteControl(websocket.PingMessage, nil, deadline)
 			case m.close != 0:
 				err = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.close, m.reason), deadline)
-				// Give the peer a moment to answer the close, then the read loop ends.
+				// Give the peer a moment to answer the close, then the reader ends.
 				c.closeDeadline()
 			default:
 				err = c.conn.WriteMessage(websocket.TextMessage, m.data)
 			}
 			if err != nil {
 				c.mu.Lock()
-				c.setState(stateClosed)
-				c.queue, c.writing = nil, false
+				c.writing = false
 				c.mu.Unlock()
 				c.kill()
 				return
@@ -291,43 +330,73 @@ var (
 	jsonNull   = json.RawMessage("null")
 )
 
-// readLoop runs in the connection's read goroutine until the socket closes or fails; the
-// caller then leaves the hub and lingers.
+// readLoop is the reader where no poller runs: one goroutine per connection, which waits in a
+// shallow frame (waitReadable) between messages, until the socket closes or fails; the caller
+// then ends the client.
 func (c *client) readLoop() {
+	c.startReading()
+	rc := rawConn(c.conn.NetConn())
+	var peek func() bool
+	if rc != nil {
+		peek = func() bool {
+			ready := true
+			_ = rc.Control(func(fd uintptr) { ready = peekReadable(fd) })
+			return ready
+		}
+	}
+	for {
+		if rc != nil && waitReadable(rc) != nil {
+			return
+		}
+		if !c.readAvailable(peek) {
+			return
+		}
+	}
+}
+
+// startReading sets the read limit and the pong handler; before the first read.
+func (c *client) startReading() {
 	c.conn.SetReadLimit(c.env.cfg.MaxMessageBytes) // gorilla answers oversize with 1009
-	// Through alive, as every move is: a close queued before attach (Shutdown during the upgrade)
-	// may already have set its deadline.
-	c.alive()
 	c.conn.SetPongHandler(func(string) error {
 		c.alive()
 		return nil
 	})
-	rc := rawConn(c.conn.NetConn())
+}
+
+// readAvailable reads and handles the socket's input until peek reports that a read would block
+// (nil peek: never), and reports whether the socket is still open. A frame that has only partly
+// arrived is waited for inside gorilla. It returns false once the socket has ended (EOF, an
+// error, the peer's close frame, kill): the caller then ends the client.
+func (c *client) readAvailable(peek func() bool) bool {
 	for {
-		if c.br != nil && rc != nil && c.br.Buffered() == 0 {
-			if waitReadable(rc) != nil {
-				return
+		if c.br.Buffered() == 0 {
+			if peek != nil && !peek() {
+				return true
 			}
 			if _, err := c.br.Peek(1); err != nil {
-				return
+				return false
 			}
 		}
-		if c.br != nil {
-			if n := pongFrameLen(c.br); n > 0 {
-				_, _ = c.br.Discard(n)
-				c.alive()
-				continue
-			}
+		if n := pongFrameLen(c.br); n > 0 {
+			_, _ = c.br.Discard(n)
+			c.alive()
+			continue
 		}
 		mt, data, err := c.conn.ReadMessage()
 		if err != nil {
-			return
+			return false
 		}
 		c.env.m.in.Inc()
 		if c.isClosed() {
+			if c.isKilled() {
+				return false
+			}
 			continue // draining until the peer answers our close
 		}
 		c.alive()
+		if c.limit == nil { // made at the first message: most sockets idle, many never send
+			c.limit = rate.NewLimiter(rate.Limit(c.env.cfg.MessagesPerSecond), c.env.cfg.MessageBurst)
+		}
 		if !c.limit.Allow() {
 			c.closeGracefully(ClosePolicy, "message rate limit")
 			continue
@@ -346,6 +415,21 @@ func (c *client) readLoop() {
 		}
 		c.handle(data)
 	}
+}
+
+func (c *client) isKilled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.killed
+}
+
+// end is the client's last step, run by its reader once the socket ended: the hub forgets it
+// (and the others see the leave at once), then the socket closes after the linger.
+func (c *client) end() {
+	c.finish() // nothing is queued (so no writer is started) once the reader is gone
+	c.h.leave(c)
+	c.deadline.Stop()
+	c.linger()
 }
 
 // handle dispatches one protocol message (docs/protocol.md#messages).

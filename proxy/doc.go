@@ -17,9 +17,11 @@
 //	p, _ := proxy.New(proxy.Config{AllowedOrigins: origins}, v)
 //	http.ListenAndServe(":8788", p) // and p.Shutdown(ctx) on SIGTERM
 //
-// Each connection has one reader (the handler goroutine) and a writer goroutine that exists
-// only while there is something to send; broadcast never blocks, and a connection whose queue
-// overflows is closed with 4008.
+// A connection has goroutines only while it has work: on Linux its input waits in one epoll
+// set for all sockets (poller_linux.go) and is read by a goroutine started when input arrives;
+// elsewhere it has one reader goroutine. Its writer goroutine exists only while there is
+// something to send; broadcast never blocks, and a connection whose queue overflows is closed
+// with 4008.
 //
 // Liveness (docs/protocol.md#liveness): the hub pings every Config.PingPeriod and drops a socket
 // that sent nothing, pongs included, for two periods and Config.WriteWait (70 s); the text frame

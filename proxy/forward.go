@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/qubital/office-router/contract"
+	"github.com/qubital/office-router/internal/httpx"
 	"github.com/qubital/office-router/verifier"
 )
 
@@ -115,9 +116,7 @@ func (f *forwardBackend) forward(w http.ResponseWriter, r *http.Request, a admis
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
 			f.m.handshakes.WithLabelValues("rejected", "upstream_"+http.StatusText(resp.StatusCode)).Inc()
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(resp.StatusCode)
-			_, _ = w.Write(body)
+			relayAnswer(w, resp, body)
 			return
 		}
 		f.log.WarnContext(r.Context(), "upstream dial failed", "upstream", f.cfg.Upstream, "error", err)
@@ -258,7 +257,15 @@ func (f *forwardBackend) forwardHTTP(w http.ResponseWriter, r *http.Request, met
 		writeError(w, ErrUpstream)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(out)
+	relayAnswer(w, resp, out)
+}
+
+// relayAnswer writes an upstream's HTTP answer (a refusal, a pre-flight, a publish result) as the
+// edge writes its own: the status and JSON body, the headers of every JSON answer, and the
+// upstream's Retry-After, on which a refused client's back-off depends (a 429, the Worker's 503).
+func relayAnswer(w http.ResponseWriter, resp *http.Response, body []byte) {
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		w.Header().Set("Retry-After", ra)
+	}
+	httpx.WriteRawJSON(w, resp.StatusCode, body)
 }

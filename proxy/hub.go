@@ -302,8 +302,8 @@ func (b hubBackend) disconnect(w http.ResponseWriter, r *http.Request, call serv
 }
 
 // connect admits an authorised handshake in its org's hub, upgrades it and hands the connection
-// to its own read goroutine, so that the HTTP handler returns and net/http frees its per-request
-// buffers and deep stack.
+// to the poller (or, where there is none, to its own read goroutine), so that the HTTP handler
+// returns and net/http frees its per-request buffers and deep stack.
 func (b hubBackend) connect(w http.ResponseWriter, r *http.Request, a admission) {
 	h, err := b.reg.reserve(a.id)
 	if err != nil {
@@ -342,11 +342,19 @@ func (b hubBackend) connect(w http.ResponseWriter, r *http.Request, a admission)
 	b.m.latency.Observe(time.Since(a.start).Seconds())
 	c.attach(conn, hw.br)
 	b.reg.sessions.start(h, c) // MaxSessionSeconds; nothing when off
+	// From here the connection's reader owns the wait group count added by reserve: its
+	// sessions (registry.session, poller_linux.go), or one goroutine where no poller runs.
+	if pl := b.reg.poll; pl != nil {
+		c.startReading()
+		c.parkReader()
+		if pl.add(c) == nil {
+			return
+		}
+		c.unparkReader()
+	}
 	go func() {
-		defer b.reg.wg.Done() // added by reserve: the connection's reader owns it from here
+		defer b.reg.wg.Done()
 		c.readLoop()
-		c.finish() // nothing is queued (so no writer is started) once the reader is gone
-		h.leave(c) // at once: the others see the leave without waiting for the linger
-		c.linger()
+		c.end()
 	}()
 }

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 )
 
 // Idle connections are the common case (thousands of sockets, a message now and then), so an
-// idle socket must cost little: no goroutine blocked deep inside the WebSocket reader (its stack
-// would stay at 4 KiB or more) and no read buffer beyond the one gorilla shares with us.
+// idle socket must cost little: no goroutine blocked inside the WebSocket reader, and no read
+// buffer while nothing is buffered.
 //
-// The read goroutine therefore waits for readability in a shallow frame (waitReadable), so the
-// runtime can shrink its stack to the minimum while it is idle, and only then calls into gorilla.
+// On Linux an idle socket has no goroutine at all: it waits in the poller's epoll set
+// (poller_linux.go), and its read buffer waits in readBuffers. Elsewhere its read goroutine
+// waits for readability in a shallow frame (waitReadable), so the runtime can shrink its stack
+// to the minimum while it is idle, and only then calls into gorilla.
 // To know whether gorilla has bytes buffered (then it must not wait), the proxy supplies the
 // bufio.Reader itself: gorilla's Upgrader, with ReadBufferSize 0, documents that it reads through
 // the buffer returned by Hijack, and hijackWriter returns ours. Pong frames, the one thing an idle
@@ -38,8 +41,35 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errEarlyData
 	}
 	// Larger than 256 bytes, so that gorilla reuses it (see Upgrader.ReadBufferSize).
-	h.br = bufio.NewReaderSize(conn, readBufferSize)
+	h.br = readBuffers.Get().(*bufio.Reader)
+	h.br.Reset(conn)
 	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
+}
+
+// readBuffers holds the read buffers of idle sockets. A socket that waits in the poller has
+// nothing buffered, so its buffer goes back here until the socket has input again: the buffers
+// in use scale with the sockets being read, not with the sockets open. A buffer travels as a
+// bufio.Reader that owns it, since bufio has no other way to hand a buffer over.
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// parkReader lends c's read buffer back to readBuffers; c.br is left empty (zero) and no read
+// may run until unparkReader. Only when nothing is buffered, by c's reader.
+func (c *client) parkReader() {
+	spare := new(bufio.Reader)
+	*spare = *c.br
+	*c.br = bufio.Reader{}
+	readBuffers.Put(spare)
+}
+
+// unparkReader gives c.br a buffer again, if parked. Gorilla keeps the pointer c.br, so the
+// reader is refilled in place.
+func (c *client) unparkReader() {
+	if c.br.Size() > 0 {
+		return
+	}
+	r := readBuffers.Get().(*bufio.Reader)
+	r.Reset(c.conn.NetConn())
+	*c.br = *r
 }
 
 // waitReadable blocks, in a shallow frame, until conn has input or EOF (or its read deadline

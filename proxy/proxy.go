@@ -47,8 +47,8 @@ func WithLogger(l *slog.Logger) Option { return func(p *Proxy) { p.log = l } }
 // WithClock replaces time.Now for rate limits and replay windows, for tests.
 func WithClock(now func() time.Time) Option { return func(p *Proxy) { p.now = now } }
 
-// New validates cfg and builds a Proxy that checks tokens with v. It starts one goroutine, the
-// pinger, which Shutdown stops.
+// New validates cfg and builds a Proxy that checks tokens with v. In hub mode it starts the
+// pinger and, on Linux, the poller of idle sockets (newBackend), which Shutdown stops.
 func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	if v == nil {
 		return nil, errors.New("proxy: nil verifier")
@@ -77,9 +77,6 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 	p.reg = newRegistry(&p.cfg, p.m, p.now)
 	p.mux = p.newMux()
 	p.backend = newBackend(p)
-	if _, hub := p.backend.(hubBackend); hub {
-		go p.reg.pinger()
-	}
 	return p, nil
 }
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 // registry owns the org hubs of this process, as gorilla's chat hub owns its clients: admission
 // (the per-org and per-user caps, counted before the upgrade so that they answer 429 in HTTP),
 // the hub of each org while it has connections, the forwarded sockets, the wait group of every
-// connection goroutine, the pinger, and shutdown. Both backends admit through it: a forwarded
+// connection goroutine, the pinger, the poller of idle hub sockets
+// (poller_linux.go), and shutdown. Both backends admit through it: a forwarded
 // socket is counted in its org's hub like a hub socket (forward.go), so the caps hold on both
 // paths. A hub and its clients know the registry (release), never the Proxy.
 type registry struct {
@@ -32,6 +34,8 @@ type registry struct {
 	wg       sync.WaitGroup // every connection goroutine: readers, writers, relays
 	stop     chan struct{}  // ends the pinger
 	stopOnce sync.Once
+
+	poll *poller // hub mode where the platform has one (poller_linux.go), else nil
 }
 
 func newRegistry(cfg *Config, m *metrics, now func() time.Time) *registry {
@@ -160,6 +164,7 @@ func (g *registry) shutdown(ctx context.Context) error {
 	go func() { g.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		g.stopPoller()
 		return nil
 	case <-ctx.Done():
 		for _, c := range g.allClients() { // listed again: some joined after the first list
@@ -169,21 +174,87 @@ func (g *registry) shutdown(ctx context.Context) error {
 			r.kill()
 		}
 		<-done
+		g.stopPoller()
 		return ctx.Err()
 	}
 }
 
-// pinger asks every hub connection's writer to send a ping each PingPeriod, until shutdown.
+// startPoller starts the poller of idle hub sockets where the platform has one; without it,
+// each hub socket has a reader goroutine of its own.
+func (g *registry) startPoller(log *slog.Logger) {
+	pl, err := newPoller()
+	if err != nil {
+		log.Debug("no poller: one reader goroutine per socket", "err", err)
+		return
+	}
+	g.poll = pl
+	go pl.run(g.dispatch)
+}
+
+// stopPoller stops the poller once no connection is left for it to watch.
+func (g *registry) stopPoller() {
+	if g.poll != nil {
+		g.poll.close()
+	}
+}
+
+// dispatch starts a session for a socket the poller found readable. The connection's own count
+// (from reserve) is held until its last session ends, so this Add never races shutdown's Wait.
+func (g *registry) dispatch(c *client) {
+	g.wg.Add(1)
+	go g.session(c)
+}
+
+// session reads what c's socket has, on the poller's word that it is readable, then either
+// hands the socket back to the poller or, when it ended, ends the client.
+func (g *registry) session(c *client) {
+	defer g.wg.Done() // added by dispatch
+	c.unparkReader()
+	if c.readAvailable(c.peek) {
+		c.parkReader() // nothing is buffered: the buffer waits in the pool, not in c
+		if g.poll.rearm(c) == nil {
+			return
+		}
+	}
+	g.poll.remove(c)
+	c.end()
+	g.wg.Done() // added by reserve
+}
+
+// pingSlots spreads the pings over the period: each tick of PingPeriod/pingSlots pings the
+// connections of one slot (client.slot), so each is still pinged every PingPeriod. All at once,
+// every idle socket would start a writer, and then a reader for the pong, in the same instant:
+// thousands of goroutines whose descriptors and stacks the runtime keeps after they end.
+const pingSlots = 16
+
+// pinger asks every hub connection's writer to send a ping each PingPeriod, until shutdown. A
+// busy machine drops ticks, so the slots due are counted from the clock, not from the ticks: a
+// late tick pings every slot it missed (each at most once), and no connection goes a period
+// without its ping.
 func (g *registry) pinger() {
-	t := time.NewTicker(g.cfg.PingPeriod)
+	slotLen := g.cfg.PingPeriod / pingSlots
+	t := time.NewTicker(slotLen)
 	defer t.Stop()
+	start := time.Now()
+	var done int64 // slots pinged since start
 	for {
 		select {
 		case <-g.stop:
 			return
 		case <-t.C:
+			due := int64(time.Since(start) / slotLen)
+			if due <= done {
+				continue
+			}
+			var ping [pingSlots]bool
+			for k := max(done, due-pingSlots) + 1; k <= due; k++ {
+				ping[k%pingSlots] = true
+			}
+			done = due
 			for _, c := range g.allClients() {
-				c.ping()
+				if ping[c.slot] {
+					c.ping()
+				}
 			}
 		}
 	}

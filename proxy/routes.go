@@ -21,7 +21,10 @@ type route struct {
 	method string // http.MethodGet, http.MethodPost
 	path   string // a ServeMux path with the {org} wildcard: "/orgs/{org}/ws"
 	// scope is the scope a service token needs for this route ("publish"); empty for the socket
-	// route, whose token is a handshake token.
+	// route, whose token is a handshake token. newMux only reads it to answer other methods 405:
+	// the handler verifies the scope (handlePublish through verifier.VerifyPublish, which
+	// requires "publish"), so a new service route needs a check of its own scope, else a publish
+	// token would pass it.
 	scope  string
 	handle func(p *Proxy, w http.ResponseWriter, r *http.Request, org string)
 }
@@ -63,8 +66,10 @@ func (p *Proxy) newMux() *http.ServeMux {
 }
 
 // ServeHTTP routes r as the Worker does: dot segments resolved first (dotpath.go), then the
-// decoded path matched against routes (an org segment that decodes to something with a "/" is
-// no org). A path that is not clean (an empty segment, a leftover dot segment) is 404 here:
+// escaped path matched against routes, where only the org segment is percent-decoded (an org
+// that decodes to something with a "/" is no org) and every other segment must be literal:
+// /orgs/acme/%77s and /orgs/acme%2Fws are no route, as on the Worker, whose route pattern runs
+// on the encoded pathname. A path that is not clean (an empty segment, a leftover dot segment) is 404 here:
 // ServeMux would redirect it to its cleaned form, and the Worker routes it nowhere.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = withDotSegmentsResolved(r)
@@ -72,17 +77,29 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrNotFound)
 		return
 	}
-	// ServeMux matches the escaped path; without RawPath that is the decoded path re-encoded, so
-	// a %2F splits segments as a "/" does, as the regexp router before it did. RawPath is set
-	// only for an unusual encoding, so the common request is not copied.
-	if r.URL.RawPath != "" {
-		u := *r.URL
-		u.RawPath = ""
-		r2 := *r
-		r2.URL = &u
-		r = &r2
+	if !literalSegments(r.URL.EscapedPath()) {
+		writeError(w, ErrNotFound)
+		return
 	}
 	p.mux.ServeHTTP(w, r)
+}
+
+// literalSegments reports whether every segment of the escaped path but the org's
+// (/orgs/{org}/…) is written without percent-encoding, as the Worker's route pattern needs.
+func literalSegments(escaped string) bool {
+	if !strings.Contains(escaped, "%") {
+		return true
+	}
+	segs := strings.Split(escaped, "/")
+	for i, s := range segs {
+		if i == 2 && segs[1] == "orgs" {
+			continue
+		}
+		if strings.Contains(s, "%") {
+			return false
+		}
+	}
+	return true
 }
 
 // isCleanPath reports whether ServeMux routes p as it is (its cleanPath(p) == p): an absolute

@@ -133,15 +133,18 @@ func TestRouteAnswers(t *testing.T) {
 		{"ws", "GET", "/orgs/acme/ws", nil, noToken},
 		{"ws query", "GET", "/orgs/acme/ws?x=1", nil, noToken},
 		{"ws encoded org", "GET", "/orgs/%61cme/ws", nil, noToken},
-		{"ws encoded kind", "GET", "/orgs/acme/%77s", nil, noToken},
+		// Only the org segment is decoded; every other segment must be literal, as the Worker's
+		// route pattern runs on the encoded pathname.
+		{"ws encoded kind", "GET", "/orgs/acme/%77s", nil, notFound},
+		{"encoded orgs segment", "GET", "/%6Frgs/acme/ws", nil, notFound},
+		{"healthz encoded", "GET", "/health%7A", nil, notFound},
 		{"ws dot segments", "GET", "/orgs/x/../acme/ws", nil, noToken},
 		{"ws encoded dot segments", "GET", "/orgs/x/%2e%2E/acme/ws", nil, noToken},
 		{"ws single dots", "GET", "/orgs/./acme/./ws", nil, noToken},
 		{"ws climbing above root", "GET", "/../../orgs/acme/ws", nil, noToken},
 		{"ws absolute-form target", "GET", "http://other.test/orgs/acme/ws", nil, noToken},
-		// Today the Go router routes on the decoded path, so an encoded slash between segments
-		// still reaches the route (the Worker answers 404: see the report of issue 15).
-		{"ws encoded slash between segments", "GET", "/orgs/acme%2Fws", nil, noToken},
+		// An encoded slash is no segment boundary: /orgs/{"acme/ws"} is no route (both twins).
+		{"ws encoded slash between segments", "GET", "/orgs/acme%2Fws", nil, notFound},
 		{"ws allowed origin", "GET", "/orgs/acme/ws", app,
 			"401 Access-Control-Allow-Origin=https://app.test Cache-Control=no-store Content-Length=26 Content-Type=application/json Vary=Origin X-Content-Type-Options=nosniff {\"error\":\"missing_token\"}"},
 		{"ws refused origin", "GET", "/orgs/acme/ws", evil, noOrigin},
@@ -164,7 +167,7 @@ func TestRouteAnswers(t *testing.T) {
 
 		// The publish route.
 		{"publish", "POST", "/orgs/acme/publish", nil, noToken},
-		{"publish encoded kind", "POST", "/orgs/acme/%70ublish", nil, noToken},
+		{"publish encoded kind", "POST", "/orgs/acme/%70ublish", nil, notFound},
 		{"publish dot segments", "POST", "/orgs/x/../acme/publish", nil, noToken},
 		{"publish GET", "GET", "/orgs/acme/publish", nil, pubMethod},
 		{"publish HEAD", "HEAD", "/orgs/acme/publish", nil, strings.TrimSuffix(pubMethod, `{"error":"method_not_allowed"}`)},
@@ -209,12 +212,12 @@ func TestRouteOrderAgainstTheLimiter(t *testing.T) {
 		want := s.want
 		if strings.Contains(want, "%s") {
 			// Retry-After counts down from the limiter's refill time; only its presence is pinned.
-			i := strings.Index(got, "Retry-After=")
-			j := strings.Index(got[max(i, 0):], " ")
-			if i < 0 || j < 0 {
+			at := strings.Index(got, "Retry-After=")
+			end := strings.Index(got[max(at, 0):], " ")
+			if at < 0 || end < 0 {
 				t.Fatalf("step %d %s %s: no Retry-After in %s", i, s.method, s.target, got)
 			}
-			want = fmt.Sprintf(want, got[i+len("Retry-After="):i+j])
+			want = fmt.Sprintf(want, got[at+len("Retry-After="):at+end])
 		}
 		if got != want {
 			t.Errorf("step %d %s %s\n got: %s\nwant: %s", i, s.method, s.target, got, want)

@@ -299,24 +299,35 @@ func (r *report) chart() []byte {
 	return b.Bytes()
 }
 
-const readingTheFigures = "## Reading the figures\n\n- The proxy starts a connection's writer goroutine only while its queue holds something. That is what makes an\n  idle socket one goroutine (5.8 KiB after a forced GC in the bench child; about 10 KiB as shipped, see the top); a burst pays for it in goroutine starts, which is the gap to the\n  bare server's fan-out (it keeps a writer goroutine per socket, and 27 KiB).\n- Handshakes are bounded by RSA verification: crypto/rsa rebuilds the Montgomery modulus on every\n  `VerifyPKCS1v15` call (about half its cost), and the public API offers no way to keep it.\n- Paced latency hardly moves from the lowest to the highest load: it is the time to fan one broadcast out to\n  every socket of the org on two cores shared with the clients, for either server.\n\n"
+const readingTheFigures = "## Reading the figures\n\n- The proxy starts a connection's writer goroutine only while its queue holds something, and on Linux its reader\n  only while the socket has input (the poller, `proxy/poller_linux.go`). That is what makes an idle socket no goroutine\n  (about 5 KiB as shipped, see the top); a burst pays for it in goroutine starts, which is the gap to the\n  bare server's fan-out (it keeps a reader and a writer goroutine per socket, and 27 KiB).\n- Handshakes are bounded by RSA verification: crypto/rsa rebuilds the Montgomery modulus on every\n  `VerifyPKCS1v15` call (about half its cost), and the public API offers no way to keep it.\n- Paced latency hardly moves from the lowest to the highest load: it is the time to fan one broadcast out to\n  every socket of the org on two cores shared with the clients, for either server.\n\n"
 
 // whereTheKiBGo explains the shipped figure; keep it in step with the numbers it cites.
-const whereTheKiBGo = `Where an idle connection's KiB go in the shipped binary (the breakdown row, one run of 2026-11-26:
-10.5 KiB = 3.6 + 2.4 + 3.6 + 0.9):
+const whereTheKiBGo = `Where an idle connection's KiB go in the shipped binary (the breakdown row of the run above,
+4.9 KiB ≈ 3.1 + 0.1 + 0.9 + 0.8; the live heap from a heap profile of the same code built with pprof added and
+` + "`runtime.MemProfileRate`" + ` 256, at steady state). Garbage and freed memory trade places with the GC's timing: an
+earlier run of the same code gave 5.0 KiB ≈ 2.2 + 0.1 + 1.8 + 0.8.
 
-- **Go heap in use (3.6 KiB)**: the connection's live state, about 3.2 KiB after a GC (gorilla's ` + "`Conn`" + ` and
-  its 320-byte read buffer, the client, its rate limiter and queue, the hub's map entries, the runtime's ` + "`g`" + `
-  and ` + "`netFD`" + `), plus garbage not yet collected.
-- **Goroutine stacks (2.4 KiB)**: one reader goroutine per socket, parked in a shallow frame so its stack
-  shrinks to the 2 KiB minimum; the rest is writer goroutines in flight and stacks not yet shrunk.
-- **Heap freed but not returned to the OS (3.6 KiB)**: with the default GOGC=100 the heap grows to twice the
-  live heap before a GC (next_gc grew 6.5 KiB per connection), and the runtime's scavenger keeps about 10%
-  over that goal resident. This is the gap to the post-GC figure further down (5.8 KiB).
-- **Runtime metadata (0.9 KiB)**: spans, GC bitmaps, poll descriptors.
+- **Go heap in use (3.1 KiB)**: 1.76 KiB live per socket at the last GC, plus garbage not yet collected. Of the
+  live bytes: gorilla's ` + "`Conn`" + ` with its lock channel and handlers 0.50 KiB; the socket (` + "`netFD`" + ` and its two
+  addresses) 0.28; the client (state, queue header, connection id, user and role) 0.21; its deadline timer 0.13;
+  the ` + "`bufio.Reader`" + ` gorilla reads through, without its buffer, 0.09; hub, admission and poller map entries 0.15;
+  the replay cache's entry for the handshake's jti 0.17 (it expires 65 s after the token was minted, but is
+  collected only by a later handshake). An idle socket has no goroutine, no read buffer (it waits in a pool
+  while nothing is buffered), no write buffer and no rate limiter (made at the first message).
+- **Goroutine stacks (0.1 KiB)**: none per idle socket; what is left is the writers and readers in flight. The
+  pinger spreads its pings over 16 slots of the period and the poller takes a lone pong itself, so an idle
+  socket starts one short writer per period and never thousands at once.
+- **Heap freed but not returned to the OS (0.9 KiB)**: with the default GOGC=100 the heap grows to twice the
+  live heap before a GC (next_gc grew 3.4 KiB per connection), and what the GC frees stays resident while
+  it is under that goal (the scavenger keeps about 10% over it). Together with the garbage above, that
+  headroom is about 2.2 KiB of the 4.9. The binary sets no GOGC or memory limit of its own.
+- **Runtime metadata (0.8 KiB)**: spans, GC bitmaps, poll descriptors (the runtime's, outside the heap).
 - Socket buffers live in the kernel, not in RSS.
 
-The ≤ 6 KiB target is not met as shipped: it needs the live state under about 2.5 KiB and a tighter heap
-goal; GOGC alone cannot get there (GOGC=25 would still leave about 7.8 KiB, at a CPU cost in every burst).
+Before issue 12's memory work (the same method on this machine, 2026-11-27): 9.4 KiB steady, 8.5 KiB at 5 s
+(3.3 heap in use / 2.2 stacks / 3.0 freed, not returned / 0.9 metadata; one goroutine per idle socket).
+What would remove more: a tighter heap goal (GOGC or GOMEMLIMIT, up to about 2 KiB, at a CPU cost in every burst),
+a WebSocket library with a smaller connection (0.5 KiB is gorilla's), one timer wheel instead of a timer per
+socket (0.13), and collecting expired jtis on a timer (0.17, gone 65 s after the last handshake anyway).
 
 `

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 )
 
@@ -16,6 +17,11 @@ func (c *checker) dotPathCases() []checkCase {
 		{"encoded_dot_segments_resolved", "200 ok", c.preflightPath("/orgs/zz/%2e%2E/" + x + "/./ws")},
 		{"dot_segments_above_root", "200 ok", c.preflightPath("/../../orgs/" + x + "/ws")},
 		{"dot_segments_leave_route", "404 not_found", c.preflightPath("/orgs/" + x + "/ws/..")},
+		// Only the org segment is percent-decoded; the route's own segments are literal, and an
+		// encoded slash is no segment boundary (the Worker's pattern runs on the encoded pathname).
+		{"encoded_org_segment_decoded", "200 ok", c.preflightPath("/orgs/" + fmt.Sprintf("%%%02X", x[0]) + x[1:] + "/ws")},
+		{"encoded_route_segment_no_route", "404 not_found", c.preflightPath("/orgs/" + x + "/%77s")},
+		{"encoded_slash_no_boundary", "404 not_found", c.preflightPath("/orgs/" + x + "%2Fws")},
 	}
 }
 

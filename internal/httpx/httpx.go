@@ -13,12 +13,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":"internal"}`)
 	}
+	WriteRawJSON(w, status, append(b, '\n'))
+}
+
+// WriteRawJSON writes body, already JSON, with status and the headers of every JSON answer
+// (never cached: an answer can name its user; never sniffed). The proxy relays an upstream's
+// answer with it, so that a relayed answer has the headers of the proxy's own.
+func WriteRawJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(body)
 }
 
 // ErrorBody is the body of every error answer: docs/reason-codes.md.

@@ -404,12 +404,9 @@ export class WebSocketServer extends DurableObject<Env> {
       this.dropPresence(me.userId);
       this.sendAll(this.ctx.getWebSockets(), JSON.stringify({ type: "presence", event: "leave", userId: me.userId, role: me.role }), ws);
     } else {
-      // The user's role in presence is their oldest present socket's, as in the Go hub.
-      const role = this.oldest(rest).role;
-      if (this.roster !== undefined && this.roster.get(me.userId) !== role) {
-        this.dropPresence(me.userId);
-        this.addPresence(me.userId, role);
-      }
+      // The welcome lists a user with the role of their earliest present connection, as the Go
+      // hub does and as the roster rebuilt after a wake-up does: not the role of one that closed.
+      this.setPresenceRole(me.userId, this.earliest(rest).role);
     }
     logEvent("close", { org: me.orgId, user: me.userId, connection: me.connectionId, code });
     if (!this.ctx.getWebSockets().some((w) => w !== ws && !this.attachment(w).ended)) {
@@ -545,31 +542,45 @@ export class WebSocketServer extends DurableObject<Env> {
     else this.presenceJson = json.slice(0, i - 1) + json.slice(i + entry.length);
   }
 
-  /** Present users and their roles (each user's oldest present socket's), decoded once per wake-up. */
+  /** Gives a present user another role in the roster and, in place, in the welcome's JSON. */
+  private setPresenceRole(userId: string, role: string): void {
+    const was = this.roster?.get(userId);
+    if (was === undefined || was === role) return;
+    this.roster!.set(userId, role);
+    const json = this.presenceJson;
+    if (json === undefined) return;
+    const entry = presenceEntry(userId, was);
+    const i = json.indexOf(entry); // unique: see dropPresence
+    this.presenceJson = i < 0 ? undefined : json.slice(0, i) + presenceEntry(userId, role) + json.slice(i + entry.length);
+  }
+
+  /** The attachment of the earliest connection among `sockets` (not empty). */
+  private earliest(sockets: WebSocket[]): Attachment {
+    return sockets.map((w) => this.attachment(w)).reduce((a, b) => (b.connectedAt < a.connectedAt ? b : a));
+  }
+
+  /**
+   * Present users and their roles, decoded once per wake-up. The runtime lists sockets in no
+   * particular order, so each user takes the role of their earliest present connection (the Go
+   * hub's online[user][0]); the welcome sorts users by id (users()).
+   */
   private getRoster(): Map<string, string> {
     if (!this.roster) {
       this.presenceJson = undefined;
       this.sortedUsers = undefined;
-      this.roster = new Map();
+      const first = new Map<string, Attachment>();
       for (const ws of this.ctx.getWebSockets()) {
         const att = this.attachment(ws);
-        if (att.userId && !att.ended && !this.roster.has(att.userId)) {
-          this.roster.set(att.userId, this.oldest(this.ctx.getWebSockets(att.userId).filter((w) => !this.attachment(w).ended)).role);
-        }
+        if (!att.userId || att.ended) continue;
+        const had = first.get(att.userId);
+        if (!had || att.connectedAt < had.connectedAt) first.set(att.userId, att);
       }
+      const users = [...first.values()].sort((a, b) => a.connectedAt - b.connectedAt);
+      this.roster = new Map(users.map((a) => [a.userId, a.role]));
     }
     return this.roster;
   }
 
-  /** The oldest of a user's sockets (the first accepted wins a tie); `sockets` is not empty. */
-  private oldest(sockets: WebSocket[]): Attachment {
-    let best = this.attachment(sockets[0]);
-    for (const ws of sockets) {
-      const att = this.attachment(ws);
-      if (att.connectedAt < best.connectedAt) best = att;
-    }
-    return best;
-  }
 
   /**
    * A new user's join goes to every other socket: O(sockets), the one part of a connect that grows

@@ -100,3 +100,33 @@ describe("a new user's join, still pending after its 101", () => {
     for (const c of [member, newcomer, third]) c.close();
   });
 });
+
+describe("joins of users connecting at once", () => {
+  it("reach every member exactly for the users its welcome did not list, each once", async () => {
+    // Connects that reach the object back to back: each fetch sends the join still pending from
+    // the one before, so no welcome is followed by the join of a user it already lists, and
+    // nobody misses a join of a user it did not see.
+    const org = "org-join-burst";
+    const member = await connect(await userToken("member", org), org);
+    await member.next();
+    const names = Array.from({ length: 8 }, (_, i) => `burst-${i}`);
+    const clients = await Promise.all(names.map(async (n) => connect(await userToken(n, org), org)));
+    const everyone = ["member", ...names].sort();
+    const check = async (c: Client, listed: string[]) => {
+      const joins = ((await framesBefore(c)) as { type: string; event?: string; userId: string }[]).map((m) => {
+        expect(m).toMatchObject({ type: "presence", event: "join" });
+        return m.userId;
+      });
+      expect(new Set(joins).size).toBe(joins.length);
+      expect(joins.filter((u) => listed.includes(u))).toEqual([]);
+      expect([...listed, ...joins].sort()).toEqual(everyone);
+    };
+    for (const c of clients) {
+      const w = await c.next<{ type: string; presence: { userId: string }[] }>();
+      expect(w.type).toBe("welcome");
+      await check(c, w.presence.map((p) => p.userId));
+    }
+    await check(member, ["member"]);
+    for (const c of [member, ...clients]) c.close();
+  });
+});

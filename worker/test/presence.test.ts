@@ -71,6 +71,53 @@ describe("welcome", () => {
   });
 });
 
+describe("welcome, a user on connections of two roles", () => {
+  it("lists the role of the user's earliest present connection, as the Go hub does, before and after a wake-up", async () => {
+    // The Go hub lists online[user][0].id.Role: the earliest connection still present. The object
+    // rebuilds its roster after a wake-up from the first socket it lists; it must not keep the
+    // role of a connection that has closed meanwhile.
+    const org = "org-welcome-role";
+    const stub = orgStub(org);
+    const open = async (u: string, role = "member") => {
+      const c = await connect(await userToken(u, org, role), org);
+      return { c, presence: (await c.next<{ presence: { userId: string; role: string }[] }>()).presence };
+    };
+    const first = await open("u", "admin");
+    const second = await open("u", "member");
+    const third = await open("u", "viewer");
+    // Connects a millisecond apart or less share a time: make the order of the three certain.
+    await runInDurableObject(stub, (instance, state) => {
+      const order = ["admin", "member", "viewer"];
+      for (const ws of state.getWebSockets("u")) {
+        const att = ws.deserializeAttachment() as { role: string; connectedAt: number };
+        ws.serializeAttachment({ ...att, connectedAt: Date.now() - 1000 + order.indexOf(att.role) });
+      }
+      Object.assign(instance as unknown as object, { attachments: new WeakMap() });
+    });
+    const x = await open("x");
+    expect(x.presence).toEqual([{ userId: "u", role: "admin" }, { userId: "x", role: "member" }]);
+    first.c.close();
+    await first.c.closed;
+    // The close is handled before x's probe is answered: x gets no leave (u is still online).
+    expect(await framesBefore(x.c)).toEqual([]);
+    const y = await open("y");
+    expect(y.presence).toEqual([{ userId: "u", role: "member" }, { userId: "x", role: "member" }, { userId: "y", role: "member" }]);
+    await runInDurableObject(stub, (instance) => {
+      Object.assign(instance as unknown as object, { roster: undefined, presenceJson: undefined, socketCount: undefined, attachments: new WeakMap() });
+    });
+    const z = await open("z");
+    expect(z.presence.find((p) => p.userId === "u")).toEqual({ userId: "u", role: "member" });
+    // The earliest left now is the third.
+    second.c.close();
+    await second.c.closed;
+    // x heard y and z join, and no leave: u is still online.
+    expect(await framesBefore(x.c)).toEqual(["y", "z"].map((userId) => ({ type: "presence", event: "join", userId, role: "member" })));
+    const v = await open("v");
+    expect(v.presence.find((p) => p.userId === "u")).toEqual({ userId: "u", role: "viewer" });
+    for (const c of [third, x, y, z, v]) c.c.close();
+  });
+});
+
 describe("after a wake-up", () => {
   it("rebuilds presence and caps from the sockets, not from memory", async () => {
     const org = "org-wake";

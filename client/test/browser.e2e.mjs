@@ -199,7 +199,7 @@ async function backend(router, method, path, scope, org, body) {
 
 // Issue 16: the Go hub's disconnect and presence routes come with the Go twin's change; add
 // "proxy" here when they are in.
-for (const router of ["worker"]) {
+for (const router of ["worker", "proxy"]) {
   describe(`server-side control against the ${router}`, () => {
     const org = `rc-${router}-${Date.now()}`;
     test("a role change: admin connected, disconnect 4001, a fresh token, the welcome shows the new role", async () => {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -437,14 +438,16 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		res.RSSKiB = append(res.RSSKiB, x.rss)
 		res.Goroutines = append(res.Goroutines, x.gor)
 	}
-	// Each third is summarised by its floor: writer goroutines come and go with the traffic, and
-	// RSS follows the GC's sawtooth (at 1,000 sockets one sample to the next swung 29–37 MB, so
-	// means of thirds drifted ±10% with nothing leaking); a leak raises the floor. Goroutine
+	// Goroutines: the floor of each third, since writer goroutines come and go with the traffic
+	// (a leak raises the floor). RSS: the median of each third, since RSS follows the GC's
+	// sawtooth and the scavenger (at 1,000 sockets one sample to the next swung by up to 8 MB,
+	// so means of thirds drifted ±10% with nothing leaking, and a floor moved with one low
+	// sample); a leak raises the median. Goroutine
 	// drift is relative to the population as well as to the floor: with idle sockets in one
 	// epoll set the floor is about 20 goroutines, so one goroutine more read as 5%, while a leak
 	// that matters (one per socket or per churned connection) grows with the population, as
 	// it did when each socket had a goroutine and the floor was the population.
-	res.RSSDrift = drift(res.RSSKiB, floor, 0)
+	res.RSSDrift = drift(res.RSSKiB, median, 0)
 	res.GorDrift = drift(res.Goroutines, floor, cfg.Conns)
 	fail := func(f string, a ...any) { res.Failures = append(res.Failures, fmt.Sprintf(f, a...)) }
 	if res.Missing+res.Duplicates+res.OutOfOrder+res.Unexpected > 0 {
@@ -505,6 +508,16 @@ func drift(v []int, f func([]int) float64, atLeast int) float64 {
 		return 0
 	}
 	return (b - a) / base
+}
+
+func median(x []int) float64 {
+	y := slices.Clone(x)
+	slices.Sort(y)
+	n := len(y)
+	if n%2 == 1 {
+		return float64(y[n/2])
+	}
+	return float64(y[n/2-1]+y[n/2]) / 2
 }
 
 func floor(x []int) float64 {

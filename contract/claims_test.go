@@ -21,6 +21,9 @@ func TestClaimsWire(t *testing.T) {
 		{"publish", contract.PublishClaims{Issuer: "i", Audience: "a", Subject: "svc", OrgID: "o",
 			JTI: "j", IssuedAt: 1, NotBefore: 1, ExpiresAt: 61}.Map(),
 			`{"aud":"a","exp":61,"iat":1,"iss":"i","jti":"j","nbf":1,"orgId":"o","scope":"publish","sub":"svc"}`},
+		{"service scope list", contract.ServiceClaims{Issuer: "i", Audience: "a", Subject: "svc", OrgID: "o", Scope: "presence disconnect",
+			JTI: "j", IssuedAt: 1, NotBefore: 1, ExpiresAt: 61}.Map(),
+			`{"aud":"a","exp":61,"iat":1,"iss":"i","jti":"j","nbf":1,"orgId":"o","scope":"presence disconnect","sub":"svc"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,8 +46,11 @@ var (
 
 // Router reasons (not about the token itself), shared by the issuer and both routers.
 var (
-	ErrOriginNotAllowed   = reason("origin_not_allowed", http.StatusForbidden)
-	ErrOrgMismatch        = reason("org_mismatch", http.StatusForbidden)
+	ErrOriginNotAllowed = reason("origin_not_allowed", http.StatusForbidden)
+	ErrOrgMismatch      = reason("org_mismatch", http.StatusForbidden)
+	// ErrRevoked: the user is blocked in this org (POST /orgs/{orgId}/disconnect with
+	// blockSeconds) until the block expires. Answered after the token is verified and spent.
+	ErrRevoked            = reason("revoked", http.StatusForbidden)
 	ErrNotFound           = reason("not_found", http.StatusNotFound)
 	ErrMethodNotAllowed   = reason("method_not_allowed", http.StatusMethodNotAllowed)
 	ErrBadHandshake       = reason("bad_handshake", http.StatusBadRequest)

@@ -135,28 +135,9 @@ func TestKeyRotationRefusesNoOne(t *testing.T) {
 
 	worker := newWorkerSettings(t, root, tmp)
 	worker.publish(t, pems(oldKey))
-	workerPort := freePort(t)
-	wr, err := stack.Wrangler(stack.WranglerOptions{Root: root, Port: workerPort, PersistTo: filepath.Join(tmp, "wrangler"),
+	workerBase := startWrangler(t, stack.WranglerOptions{Root: root, PersistTo: filepath.Join(tmp, "wrangler"),
 		Config: worker.config, Vars: map[string]string{"JWT_ISSUER": jwtIssuer,
-			"JWT_AUDIENCE": jwtAudience, "ALLOWED_ORIGINS": allowedOrigin}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("wrangler dev output:\n%s", wr.Output())
-		}
-		_ = wr.Stop(10 * time.Second)
-	})
-	workerBase := fmt.Sprintf("http://127.0.0.1:%d", workerPort)
-	{
-		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-		err := stack.WaitHealthy(ctx, workerBase+"/healthz", wr)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+			"JWT_AUDIENCE": jwtAudience, "ALLOWED_ORIGINS": allowedOrigin}})
 
 	// Load: valid handshakes signed by whatever key the issuer signs with now, and forged kids.
 	signer := newSigner(t, oldKey)

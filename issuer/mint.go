@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -86,12 +87,23 @@ func (m *Minter) MintHandshake(id Identity) (Token, error) {
 // MintPublish signs a 60-second service token that lets subject publish to org's sockets
 // (POST /orgs/{orgId}/publish). It can never open a socket.
 func (m *Minter) MintPublish(orgID, subject string) (Token, error) {
+	return m.MintService(orgID, subject, contract.ScopePublish)
+}
+
+// MintService signs a 60-second, single-use service token that lets subject call the service
+// routes named by scopes (contract.ScopePublish, ScopePresence, ScopeDisconnect) on org. Mint
+// one per call with only the scope that call needs. It can never open a socket.
+func (m *Minter) MintService(orgID, subject string, scopes ...string) (Token, error) {
 	if !contract.IsValidID(orgID) || !contract.IsValidID(subject) {
 		return Token{}, ErrInvalidIdentity
 	}
+	scope := strings.Join(scopes, " ")
+	if !contract.ScopeList(scope) {
+		return Token{}, fmt.Errorf("%w: scope %q is not a list of 1-%d names of [a-z_]", ErrInvalidIdentity, scope, contract.MaxScopeNames)
+	}
 	iat, exp := m.window(PublishTTL)
-	return m.sign(contract.PublishClaims{Issuer: m.issuer, Audience: m.audience, Subject: subject, OrgID: orgID,
-		JTI: newJTI(), IssuedAt: iat, NotBefore: iat, ExpiresAt: exp}.Map(), exp)
+	return m.sign(contract.ServiceClaims{Issuer: m.issuer, Audience: m.audience, Subject: subject, OrgID: orgID,
+		Scope: scope, JTI: newJTI(), IssuedAt: iat, NotBefore: iat, ExpiresAt: exp}.Map(), exp)
 }
 
 // window is a token's iat (now) and exp (now + ttl), in Unix seconds.

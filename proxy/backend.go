@@ -11,7 +11,7 @@ import (
 // orgBackend is where the edge (routes.go and proxy.go: routing, CORS, origin, the failure limiter,
 // verification) sends what it has admitted: the surface of the Worker's Durable Object. New picks
 // one, once: the hub (hub mode) or the forwarder (Config.Upstream). A third backend, a hub over a
-// broker, implements the same four methods; the edge does not change.
+// broker, implements the same methods; the edge does not change.
 type orgBackend interface {
 	// spendsJTI reports whether the backend, not the edge, keeps the single-use record: a
 	// forwarder that re-sends the token leaves replay to the upstream, whose store every
@@ -22,7 +22,11 @@ type orgBackend interface {
 	// connect upgrades an authorised handshake whose jti is spent (unless spendsJTI).
 	connect(w http.ResponseWriter, r *http.Request, a admission)
 	// publish delivers a verified publish whose jti is spent (unless spendsJTI).
-	publish(w http.ResponseWriter, r *http.Request, org, token string, raw []byte, body verifier.PublishBody)
+	publish(w http.ResponseWriter, r *http.Request, call serviceCall, body verifier.PublishBody)
+	// presence answers who is online in call.org, as a welcome would list them.
+	presence(w http.ResponseWriter, r *http.Request, call serviceCall)
+	// disconnect records body's block, if any, then closes the user's sockets in call.org.
+	disconnect(w http.ResponseWriter, r *http.Request, call serviceCall, body verifier.DisconnectBody)
 }
 
 var (
@@ -53,6 +57,9 @@ func newBackend(p *Proxy) orgBackend {
 	go p.reg.pinger()
 	return hubBackend{
 		reg: p.reg, env: &clientEnv{cfg: &p.cfg, m: p.m, wg: &p.reg.wg}, upgrader: &p.upgrader, m: p.m,
-		localPreflight: p.localPreflight,
+		log: p.log, localPreflight: p.localPreflight,
+		refuse: func(w http.ResponseWriter, r *http.Request, a admission, err error) {
+			p.reject(w, p.clientIP(r), err, a.start)
+		},
 	}
 }

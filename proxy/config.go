@@ -28,6 +28,9 @@ const (
 	writeBufferSize         = 1024
 	maxPublishBodyBytes     = 64 << 10
 	maxRateLimitedAddresses = 100000
+	// MaxSessionSecondsLimit is the largest MaxSessionSeconds (a day), as the Worker's
+	// MAX_SESSION_SECONDS.
+	MaxSessionSecondsLimit = 86400
 )
 
 // Config holds deploy-time settings. The token rules live in the verifier passed to New.
@@ -71,6 +74,13 @@ type Config struct {
 	// limiter (clientip.go). This defaults to none: the TCP peer is the client and those headers
 	// are ignored.
 	TrustedProxies []netip.Prefix
+	// MaxSessionSeconds is MAX_SESSION_SECONDS: a hub socket older than this, ±10% drawn per
+	// socket so that sockets opened together do not reconnect together, is closed with 4001
+	// reauth_required, and its client reconnects with a fresh token; it bounds how long a role
+	// change takes to reach every socket (docs/security.md). 0 to MaxSessionSecondsLimit; 3600 is
+	// recommended. In forward mode the upstream closes its sockets and the forwarder passes the
+	// 4001 on, so it must be 0 there. This defaults to 0: off, and no per-socket timer.
+	MaxSessionSeconds int
 }
 
 func (c *Config) validate() error {
@@ -80,6 +90,12 @@ func (c *Config) validate() error {
 			return fmt.Errorf("proxy: Config.Upstream must be a ws:// or wss:// origin without path, got %q", c.Upstream)
 		}
 		c.Upstream = strings.TrimRight(c.Upstream, "/")
+	}
+	if c.MaxSessionSeconds < 0 || c.MaxSessionSeconds > MaxSessionSecondsLimit {
+		return fmt.Errorf("proxy: MAX_SESSION_SECONDS must be an integer 0-%d, got %d", MaxSessionSecondsLimit, c.MaxSessionSeconds)
+	}
+	if c.MaxSessionSeconds != 0 && c.Upstream != "" {
+		return fmt.Errorf("proxy: MAX_SESSION_SECONDS is the upstream's in forward mode (it closes with 4001, the forwarder passes that on); set it there")
 	}
 	if _, err := httpx.ParseSocketOrigins(c.AllowedOrigins); err != nil {
 		return err

@@ -16,6 +16,7 @@ var (
 	ErrBodyTooLarge       = contract.ErrBodyTooLarge
 	ErrShuttingDown       = contract.ErrShuttingDown
 	ErrUpstream           = contract.ErrUpstream
+	ErrRevoked            = contract.ErrRevoked
 )
 
 // WebSocket close codes (docs/protocol.md#close-codes), from package contract.
@@ -27,4 +28,7 @@ const (
 	CloseTooBig       = contract.CloseTooBig
 	CloseInternal     = contract.CloseInternal
 	CloseSlowConsumer = contract.CloseSlowConsumer
+
+	CloseReauthRequired = contract.CloseReauthRequired
+	CloseRevoked        = contract.CloseRevoked
 )

@@ -41,7 +41,7 @@ type relay struct {
 	policyClosed atomic.Bool
 }
 
-// forwardBackend relays to the upstream router: sockets (forward), publish and pre-flights
+// forwardBackend relays to the upstream router: sockets (forward), service calls and pre-flights
 // (forwardHTTP), with identity headers or, when token is set (Config.ForwardToken), the client's
 // token. Its sockets are admitted and counted in reg like hub sockets.
 type forwardBackend struct {
@@ -72,8 +72,18 @@ func (f *forwardBackend) connect(w http.ResponseWriter, r *http.Request, a admis
 	f.forward(w, r, a)
 }
 
-func (f *forwardBackend) publish(w http.ResponseWriter, r *http.Request, _, token string, raw []byte, _ verifier.PublishBody) {
-	f.forwardHTTP(w, r, http.MethodPost, token, raw)
+func (f *forwardBackend) publish(w http.ResponseWriter, r *http.Request, call serviceCall, _ verifier.PublishBody) {
+	f.forwardHTTP(w, r, http.MethodPost, call.token, call.raw)
+}
+
+func (f *forwardBackend) presence(w http.ResponseWriter, r *http.Request, call serviceCall) {
+	f.forwardHTTP(w, r, http.MethodGet, call.token, nil)
+}
+
+// disconnect leaves the block and the closes to the upstream, which holds the sockets (the
+// relays close when it closes their upstream side, with its code: pipe passes 4001/4003 on).
+func (f *forwardBackend) disconnect(w http.ResponseWriter, r *http.Request, call serviceCall, _ verifier.DisconnectBody) {
+	f.forwardHTTP(w, r, http.MethodPost, call.token, call.raw)
 }
 
 // forward admits the socket, dials the upstream first, so an upstream refusal reaches the
@@ -214,9 +224,14 @@ func (r *relay) kill() {
 	})
 }
 
-// forwardHTTP relays a request the edge has validated (publish, pre-flight) to the upstream's
-// HTTP origin with the token as `Authorization: Bearer`, and relays the answer. The token is
-// passed, not the client's header: a pre-flight may carry it in the subprotocol list instead.
+// maxForwardedAnswerBytes bounds an upstream's answer that forwardHTTP relays. The longest is a
+// presence roster of a full org: DefaultMaxConnsPerOrg users of some 240 bytes each (128-byte
+// ids, 64-byte roles).
+const maxForwardedAnswerBytes = 4 << 20
+
+// forwardHTTP relays a request the edge has validated (a service call, a pre-flight) to the
+// upstream's HTTP origin with the token as `Authorization: Bearer`, and relays the answer. The
+// token is passed, not the client's header: a pre-flight may carry it in the subprotocol list.
 func (f *forwardBackend) forwardHTTP(w http.ResponseWriter, r *http.Request, method, token string, body []byte) {
 	target := "http" + strings.TrimPrefix(f.cfg.Upstream, "ws") + r.URL.Path
 	req, err := http.NewRequestWithContext(r.Context(), method, target, bytes.NewReader(body))
@@ -235,7 +250,13 @@ func (f *forwardBackend) forwardHTTP(w http.ResponseWriter, r *http.Request, met
 		return
 	}
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	// Whole or not at all: a cut presence roster would be invalid JSON with a 200.
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardedAnswerBytes+1))
+	if err != nil || len(out) > maxForwardedAnswerBytes {
+		f.log.WarnContext(r.Context(), "upstream answer unreadable or too large", "upstream", f.cfg.Upstream, "bytes", len(out), "error", err)
+		writeError(w, ErrUpstream)
+		return
+	}
 	relayAnswer(w, resp, out)
 }
 

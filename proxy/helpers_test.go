@@ -54,11 +54,11 @@ type env struct {
 	wsURL  string
 }
 
-func newVerifier(t testing.TB) *verifier.Verifier {
+func newVerifier(t testing.TB, opts ...verifier.Option) *verifier.Verifier {
 	t.Helper()
 	a, _ := keys(t)
 	pemA, _ := rsakey.EncodePublicKeyPEM(&a.PublicKey)
-	v, err := verifier.New(verifier.Config{PublicKeysPEM: string(pemA), Issuer: testIssuer, Audience: testAudience})
+	v, err := verifier.New(verifier.Config{PublicKeysPEM: string(pemA), Issuer: testIssuer, Audience: testAudience}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +67,20 @@ func newVerifier(t testing.TB) *verifier.Verifier {
 
 func newEnv(t testing.TB, cfg proxy.Config) *env {
 	t.Helper()
+	return newEnvAt(t, cfg, nil)
+}
+
+// newEnvAt is newEnv with one clock for the minter, the verifier and the proxy (nil: the real
+// one), so a test can step past an expiry with tokens that are still valid.
+func newEnvAt(t testing.TB, cfg proxy.Config, now func() time.Time) *env {
+	t.Helper()
 	a, _ := keys(t)
-	p, err := proxy.New(cfg, newVerifier(t))
+	var vopts []verifier.Option
+	var popts []proxy.Option
+	if now != nil {
+		vopts, popts = append(vopts, verifier.WithClock(now)), append(popts, proxy.WithClock(now))
+	}
+	p, err := proxy.New(cfg, newVerifier(t, vopts...), popts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +91,7 @@ func newEnv(t testing.TB, cfg proxy.Config) *env {
 		_ = p.Shutdown(ctx)
 		srv.Close()
 	})
-	m, err := issuer.NewMinter(a, testIssuer, testAudience, nil)
+	m, err := issuer.NewMinter(a, testIssuer, testAudience, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +176,13 @@ func (c *wsClient) send(v any) {
 // closeCode reads until the server closes and returns the close code.
 func (c *wsClient) closeCode() int {
 	c.t.Helper()
+	code, _ := c.closeCodeReason()
+	return code
+}
+
+// closeCodeReason reads until the server closes and returns the close code and reason.
+func (c *wsClient) closeCodeReason() (int, string) {
+	c.t.Helper()
 	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
 		_, _, err := c.conn.ReadMessage()
@@ -172,7 +191,7 @@ func (c *wsClient) closeCode() int {
 		}
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
-			return ce.Code
+			return ce.Code, ce.Text
 		}
 		c.t.Fatalf("no close frame: %v", err)
 	}

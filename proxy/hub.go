@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -75,19 +77,70 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// join welcomes c and announces the user to the others if this is their first connection.
-// Everything is queued under h.mu, so every member sees joins and leaves in one order.
-func (h *hub) join(c *client) {
+// presenceUser is one entry of GET /orgs/{org}/presence.
+type presenceUser struct {
+	UserID      string `json:"userId"`
+	Role        string `json:"role"`
+	Connections int    `json:"connections"`
+}
+
+// rosterLocked is who is online, sorted by userId (byte order), each user with the role of
+// their oldest open connection and how many they have: the one list behind a welcome's presence
+// and GET /orgs/{org}/presence. Called with h.mu held.
+func (h *hub) rosterLocked() []presenceUser {
+	out := make([]presenceUser, 0, len(h.online))
+	for u, cs := range h.online {
+		out = append(out, presenceUser{UserID: u, Role: cs[0].id.Role, Connections: len(cs)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out
+}
+
+// roster is rosterLocked for callers that do not hold h.mu.
+func (h *hub) roster() []presenceUser {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.rosterLocked()
+}
+
+// disconnect closes every connection of userID with code (4001 or 4003) and its reason, takes
+// them off the roster at once (one leave is announced now, not when the peers finish the close,
+// as on the Worker), and returns how many were open: one already closing (its client leaving)
+// is closed and unlisted but not counted.
+func (h *hub) disconnect(userID string, code int) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	cs := slices.Clone(h.online[userID])
+	n := 0
+	for _, c := range cs {
+		if !c.isClosed() {
+			n++
+		}
+		c.closeGracefully(code, contract.CloseReason(code))
+		h.unlistLocked(c)
+	}
+	return n
+}
+
+// join welcomes c and announces the user to the others if this is their first connection.
+// Everything is queued under h.mu, so every member sees joins and leaves in one order. A user
+// blocked in the org (POST /orgs/{org}/disconnect) is refused with ErrRevoked before anything
+// is sent: checked under h.mu, after the block is recorded or before the disconnect lists the
+// user's connections (hubBackend.disconnect), so no socket slips between the two.
+func (h *hub) join(c *client) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.reg.blocks.blocked(h.org, c.id.UserID, h.reg.now()) {
+		return ErrRevoked
+	}
 	first := len(h.online[c.id.UserID]) == 0
 	h.clients[c] = struct{}{}
 	h.online[c.id.UserID] = append(h.online[c.id.UserID], c)
-	presence := make([]presenceEntry, 0, len(h.online))
-	for u, cs := range h.online {
-		presence = append(presence, presenceEntry{UserID: u, Role: cs[0].id.Role})
+	roster := h.rosterLocked()
+	presence := make([]presenceEntry, len(roster))
+	for i, u := range roster {
+		presence[i] = presenceEntry{UserID: u.UserID, Role: u.Role}
 	}
-	sort.Slice(presence, func(i, j int) bool { return presence[i].UserID < presence[j].UserID })
 	c.enqueue(mustJSON(welcomeMsg{Type: "welcome", ConnectionID: c.connID, UserID: c.id.UserID, OrgID: h.org, Role: c.id.Role, Presence: presence}))
 	if first {
 		msg := mustJSON(presenceMsg{Type: "presence", Event: "join", UserID: c.id.UserID, Role: c.id.Role})
@@ -97,32 +150,49 @@ func (h *hub) join(c *client) {
 			}
 		}
 	}
+	return nil
 }
 
-// leave removes c and announces the user's departure when it was their last connection.
+// leave removes c when its reader has ended, and announces the user's departure when it was
+// their last listed connection (unlistLocked).
 func (h *hub) leave(c *client) {
+	h.reg.sessions.stop(c)
 	h.mu.Lock()
-	if _, ok := h.clients[c]; ok {
-		delete(h.clients, c)
-		cs := h.online[c.id.UserID]
-		for i, o := range cs {
-			if o == c {
-				cs = append(cs[:i], cs[i+1:]...)
-				break
-			}
-		}
-		if len(cs) == 0 {
-			delete(h.online, c.id.UserID)
-			msg := mustJSON(presenceMsg{Type: "presence", Event: "leave", UserID: c.id.UserID, Role: c.id.Role})
-			for o := range h.clients {
-				o.enqueue(msg)
-			}
-		} else {
-			h.online[c.id.UserID] = cs
-		}
-	}
+	delete(h.clients, c)
+	h.unlistLocked(c)
 	h.mu.Unlock()
 	h.reg.release(h, c.id.UserID)
+}
+
+// unlistLocked takes c off the roster (online), announcing the user's leave when c was their
+// last listed connection, and reports whether c was listed. c stays in clients (Shutdown and
+// the pinger still reach it) until leave. Called with h.mu held.
+func (h *hub) unlistLocked(c *client) bool {
+	cs := h.online[c.id.UserID]
+	i := slices.Index(cs, c)
+	if i < 0 {
+		return false
+	}
+	if len(cs) == 1 {
+		delete(h.online, c.id.UserID)
+		msg := mustJSON(presenceMsg{Type: "presence", Event: "leave", UserID: c.id.UserID, Role: c.id.Role})
+		for o := range h.clients {
+			o.enqueue(msg) // c itself is closing and takes nothing more
+		}
+		return true
+	}
+	h.online[c.id.UserID] = slices.Delete(cs, i, i+1)
+	return true
+}
+
+// closeAndUnlist closes c with a server-side control code (4001 for the session age) and takes
+// it off the roster at once, as the Worker does: its leave is announced now, not when its peer
+// finishes the close.
+func (h *hub) closeAndUnlist(c *client, code int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.closeGracefully(code, contract.CloseReason(code))
+	h.unlistLocked(c)
 }
 
 // broadcast queues msg to every connection but from; it never blocks.
@@ -177,23 +247,58 @@ type hubBackend struct {
 	env      *clientEnv // what every client of every hub sees: limits, metrics, reg's wait group
 	upgrader *websocket.Upgrader
 	m        *metrics
+	log      *slog.Logger
 	// localPreflight is the edge's answer to a pre-flight from its replay store
 	// (Proxy.localPreflight): in hub mode the edge keeps the jtis.
 	localPreflight func(http.ResponseWriter, *http.Request, admission)
+	// refuse is the edge's answer to a refused handshake (Proxy.reject: the metrics and the
+	// failed-address budget), for a user blocked in the org.
+	refuse func(http.ResponseWriter, *http.Request, admission, error)
 }
 
 func (hubBackend) spendsJTI() bool { return false }
 
 func (b hubBackend) preflight(w http.ResponseWriter, r *http.Request, a admission) {
+	// Read-only. The block before the jti, as on the Worker: a browser learns why its upgrade
+	// was refused by asking the pre-flight with the same token, which that refusal has spent.
+	if b.reg.blocks.blocked(a.id.OrgID, a.id.UserID, b.reg.now()) {
+		b.refuse(w, r, a, ErrRevoked)
+		return
+	}
 	b.localPreflight(w, r, a)
 }
 
-func (b hubBackend) publish(w http.ResponseWriter, _ *http.Request, org, _ string, _ []byte, body verifier.PublishBody) {
+func (b hubBackend) publish(w http.ResponseWriter, _ *http.Request, call serviceCall, body verifier.PublishBody) {
 	n := 0
-	if h := b.reg.hub(org); h != nil {
+	if h := b.reg.hub(call.org); h != nil {
 		n = h.publish(body.To, body.Data)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+func (b hubBackend) presence(w http.ResponseWriter, _ *http.Request, call serviceCall) {
+	users := []presenceUser{}
+	if h := b.reg.hub(call.org); h != nil {
+		users = h.roster()
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string][]presenceUser{"users": users})
+}
+
+func (b hubBackend) disconnect(w http.ResponseWriter, r *http.Request, call serviceCall, body verifier.DisconnectBody) {
+	// The block first, then the listing (hub.disconnect), against a handshake's join then check
+	// (hub.join): a socket of the user that joins meanwhile is either listed or refused.
+	if body.BlockSeconds > 0 {
+		now := b.reg.now()
+		b.reg.blocks.add(call.org, body.UserID, now.Add(time.Duration(body.BlockSeconds)*time.Second), now)
+	}
+	n := 0
+	if h := b.reg.hub(call.org); h != nil {
+		n = h.disconnect(body.UserID, body.Code)
+	}
+	// An administrative act: one line, who was closed and blocked where (ids only, no token).
+	b.log.InfoContext(r.Context(), "disconnect", "org", call.org, "user", body.UserID, "code", body.Code,
+		"blockSeconds", body.BlockSeconds, "disconnected", n)
+	httpx.WriteJSON(w, http.StatusOK, map[string]int{"disconnected": n})
 }
 
 // connect admits an authorised handshake in its org's hub, upgrades it and hands the connection
@@ -213,7 +318,13 @@ func (b hubBackend) connect(w http.ResponseWriter, r *http.Request, a admission)
 	// Join before the 101, as the Worker's Durable Object does: a client that has its 101 is
 	// already a member, and what is sent to the org meanwhile waits in its queue.
 	c := newClient(b.env, h, a.id)
-	h.join(c)
+	if err := h.join(c); err != nil { // blocked in the org
+		c.finish()
+		b.reg.release(h, a.id.UserID)
+		b.reg.wg.Done() // added by reserve
+		b.refuse(w, r, a, err)
+		return
+	}
 	if b.reg.isClosing() {
 		// Reserved before shutdown, joined after shutdown listed the members: nobody else will
 		// tell this socket to close (join then this check, against closing then the listing).
@@ -230,6 +341,7 @@ func (b hubBackend) connect(w http.ResponseWriter, r *http.Request, a admission)
 	b.m.accepted.Inc()
 	b.m.latency.Observe(time.Since(a.start).Seconds())
 	c.attach(conn, hw.br)
+	b.reg.sessions.start(h, c) // MaxSessionSeconds; nothing when off
 	// From here the connection's reader owns the wait group count added by reserve: its
 	// sessions (registry.session, poller_linux.go), or one goroutine where no poller runs.
 	if pl := b.reg.poll; pl != nil {

@@ -74,7 +74,7 @@ func New(cfg Config, v *verifier.Verifier, opts ...Option) (*Proxy, error) {
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, with JSON answers
 		Error:           func(w http.ResponseWriter, _ *http.Request, _ int, _ error) { writeError(w, ErrBadHandshake) },
 	}
-	p.reg = newRegistry(&p.cfg, p.m)
+	p.reg = newRegistry(&p.cfg, p.m, p.now)
 	p.mux = p.newMux()
 	p.backend = newBackend(p)
 	return p, nil
@@ -86,11 +86,14 @@ type Stats struct {
 	Connections int // admitted connections, hub and forwarded (reservations included)
 	Relays      int // forwarded connections
 	ReplayJTIs  int // remembered jtis
+	Blocks      int // users blocked in an org (hub mode), expired ones not yet dropped included
+	// SessionTimers is how many sockets have a MaxSessionSeconds deadline armed (0 when off).
+	SessionTimers int
 }
 
 // Stats returns the current counts.
 func (p *Proxy) Stats() Stats {
-	s := Stats{ReplayJTIs: p.replay.Len()}
+	s := Stats{ReplayJTIs: p.replay.Len(), Blocks: p.reg.blocks.len(), SessionTimers: p.reg.sessions.len()}
 	s.Hubs, s.Connections, s.Relays = p.reg.counts()
 	return s
 }
@@ -234,61 +237,73 @@ func (p *Proxy) localPreflight(w http.ResponseWriter, r *http.Request, a admissi
 		"role": id.Role, "expiresAt": id.ExpiresAt.Unix()})
 }
 
-// handlePublish serves POST /orgs/{org}/publish (routes.go answers the other methods).
-func (p *Proxy) handlePublish(w http.ResponseWriter, r *http.Request, org string) {
-	// Refused publish tokens spend the same per-address budget as failed handshakes: each costs
-	// an RSA verification, and the socket route's limit is no limit if this route has none.
+// serviceCall is a service request the edge has admitted (admitService).
+type serviceCall struct {
+	org   string
+	token string // the service token, for a forwarder to re-send
+	raw   []byte // the body as received (nil for GET)
+}
+
+// admitService runs the edge's checks of every service route, in this order: the failed-address
+// limiter; the bearer token, verified for scope (wrong_scope otherwise) and org (org_mismatch);
+// for a POST, the body read (64 KiB, else 413) and judged by parse (400 bad_request); then the
+// jti spent, unless the backend leaves that to its upstream. A refused body does not spend the
+// token. Refused tokens charge the client's failure budget, as failed handshakes do: each costs
+// an RSA verification, and the socket route's limit is no limit if a service route has none.
+func (p *Proxy) admitService(w http.ResponseWriter, r *http.Request, org, scope string, parse func([]byte) error) (serviceCall, bool) {
 	ip := p.clientIP(r)
 	if blocked, wait := p.failures.blocked(ip); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		writeError(w, ErrRateLimited)
-		return
+		return serviceCall{}, false
 	}
 	tok, err := contract.ParseBearer(r.Header.Get("Authorization"))
-	var id verifier.PublishIdentity
+	var id verifier.ServiceIdentity
 	if err == nil {
-		id, err = p.v.VerifyPublish(r.Context(), tok)
+		id, err = p.v.VerifyService(r.Context(), tok, scope)
 	}
 	if err == nil && id.OrgID != org {
 		err = contract.ErrOrgMismatch
 	}
 	if err != nil {
-		p.publishFailed(w, ip, err)
-		return
+		p.serviceFailed(w, ip, err)
+		return serviceCall{}, false
 	}
-	if r.ContentLength > maxPublishBodyBytes {
-		writeError(w, ErrBodyTooLarge)
-		return
+	call := serviceCall{org: org, token: tok}
+	if parse != nil {
+		if r.ContentLength > maxPublishBodyBytes {
+			writeError(w, ErrBodyTooLarge)
+			return serviceCall{}, false
+		}
+		raw, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBodyBytes))
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(rerr, &tooLarge) {
+			writeError(w, ErrBodyTooLarge)
+			return serviceCall{}, false
+		} else if rerr != nil {
+			// Bad chunked framing, a body cut short, the server's read timeout: not a size problem.
+			writeError(w, ErrBadRequest)
+			return serviceCall{}, false
+		}
+		if parse(raw) != nil {
+			writeError(w, ErrBadRequest)
+			return serviceCall{}, false
+		}
+		call.raw = raw
 	}
-	raw, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBodyBytes))
-	if tooLarge := (*http.MaxBytesError)(nil); errors.As(rerr, &tooLarge) {
-		writeError(w, ErrBodyTooLarge)
-		return
-	} else if rerr != nil {
-		// Bad chunked framing, a body cut short, the server's read timeout: not a size problem.
-		writeError(w, ErrBadRequest)
-		return
-	}
-	body, err := verifier.ParsePublishBody(raw)
-	if err != nil {
-		writeError(w, ErrBadRequest)
-		return
-	}
-	// Publish tokens are single-use too, as on the Worker: spent once the body is accepted, so a
-	// refused body does not burn the token. The same rule as sockets says where: here, unless
-	// ForwardToken leaves the token to the upstream.
+	// Service tokens are single-use, as on the Worker: spent once the request is accepted. The
+	// same rule as sockets says where: here, unless ForwardToken leaves the token to the upstream.
 	if !p.backend.spendsJTI() {
 		if err := p.replay.Use(id.JTI, id.ExpiresAt.Add(p.v.Leeway()), p.now()); err != nil {
-			p.publishFailed(w, ip, err)
-			return
+			p.serviceFailed(w, ip, err)
+			return serviceCall{}, false
 		}
 	}
-	p.backend.publish(w, r, org, tok, raw, body)
+	return call, true
 }
 
-// publishFailed answers a refused publish token and charges ip's failure budget, as reject does
+// serviceFailed answers a refused service token and charges ip's failure budget, as reject does
 // for handshakes.
-func (p *Proxy) publishFailed(w http.ResponseWriter, ip string, err error) {
+func (p *Proxy) serviceFailed(w http.ResponseWriter, ip string, err error) {
 	if s := contract.Status(err); s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
 		p.failures.fail(ip)
 	}

@@ -19,6 +19,12 @@ import (
 type registry struct {
 	cfg *Config  // MaxConnsPerOrg, MaxConnsPerUser, PingPeriod
 	m   *metrics // edgeproxy_connections
+	now func() time.Time
+	// blocks are the users refused as revoked in an org (blocks.go): here, not in a hub, so
+	// that they outlive the hub torn down when its org's last socket leaves.
+	blocks *blockList
+	// sessions arms the sockets' MaxSessionSeconds deadlines; nil when off (session.go).
+	sessions *sessionTimers
 
 	mu      sync.Mutex
 	hubs    map[string]*hub // org → hub, while the org has connections (reservations included)
@@ -32,8 +38,9 @@ type registry struct {
 	poll *poller // hub mode where the platform has one (poller_linux.go), else nil
 }
 
-func newRegistry(cfg *Config, m *metrics) *registry {
-	return &registry{cfg: cfg, m: m, hubs: make(map[string]*hub), relays: make(map[*relay]struct{}), stop: make(chan struct{})}
+func newRegistry(cfg *Config, m *metrics, now func() time.Time) *registry {
+	return &registry{cfg: cfg, m: m, now: now, blocks: newBlockList(), sessions: newSessionTimers(cfg.MaxSessionSeconds),
+		hubs: make(map[string]*hub), relays: make(map[*relay]struct{}), stop: make(chan struct{})}
 }
 
 // reserve admits one connection of id before the upgrade, so limits answer 429 in HTTP. On

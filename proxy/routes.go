@@ -33,7 +33,9 @@ type route struct {
 // everything else are added by newMux.
 var routes = []route{
 	{http.MethodGet, "/orgs/{org}/ws", "", (*Proxy).handleSocket},
-	{http.MethodPost, "/orgs/{org}/publish", "publish", (*Proxy).handlePublish},
+	{http.MethodPost, "/orgs/{org}/publish", contract.ScopePublish, (*Proxy).handlePublish},
+	{http.MethodGet, "/orgs/{org}/presence", contract.ScopePresence, (*Proxy).handlePresence},
+	{http.MethodPost, "/orgs/{org}/disconnect", contract.ScopeDisconnect, (*Proxy).handleDisconnect},
 }
 
 // newMux registers routes on a ServeMux. Every path it can reach has a method-less pattern and

@@ -53,11 +53,19 @@ for b in "$bindir"/*; do
 done
 rm -rf "$bindir"
 
-# The soak (wsharness soak, docs/performance.md) is not a CI step yet: its 120 s run at the issue's
-# settings finds an open bug. 0–2 of ~4,500 churn handshakes time out after 10 s with no packet
-# loss behind it (no softnet drops, no TCP RTO, no SYN retransmit); everything else it checks
-# holds (0 lost, 0 duplicated, 0 reordered, nothing over 1 s, drift under 2%). A step that fails
-# on an open bug would block every landing; a step that ignores the failure would hide it.
+step "soak against the shipped edgeproxy (issue 12): exactly-once in-order delivery, nothing over 1 s, no drift"
+# The issue's load per org (100 members, 40 messages/s, 1 connect and 1 disconnect/s), in 10 of
+# its 50 orgs. The full 5,000 sockets at 2,000 messages/s need most of this machine's 2 cores
+# for the harness and the server together; beside the other jobs (load 14-19) they got half a
+# core, sent half the rate and delivered up to 3.5 s late, while this run needs a third of a core
+# (docs/performance.md has both). 120 s with the drift measured over the last 30: RSS still
+# climbs for the first minute or so (a 30 s warm-up measured +11%, a 90 s one -4.3%).
+soakdir=$(mktemp -d)
+./scripts/build.sh "$soakdir" edgeproxy wsharness
+soak_status=0
+"$soakdir/wsharness" soak -edgeproxy "$soakdir/edgeproxy" -conns 1000 -orgs 10 -churn 10 -rate 400 -duration 120s -warmup 90s || soak_status=$?
+rm -rf "$soakdir"
+[ "$soak_status" = 0 ] || exit "$soak_status"
 
 step "Worker: generated Env current, tsc --noEmit and vitest (workerd, shared vectors)"
 (cd worker && npm run --silent types:check && npx tsc --noEmit && npx vitest run)
@@ -90,7 +98,7 @@ rm -rf "$stressdir"
 [ "$stress_rc" = 0 ] || { echo "lost wake-up regressions failed under contention" >&2; exit 1; }
 
 step "Go: short fuzz runs"
-for target in verifier:FuzzVerify verifier:FuzzParsePublishBody contract:FuzzExtract proxy:FuzzParseInbound internal/rsakey:FuzzParse; do
+for target in verifier:FuzzVerify verifier:FuzzParsePublishBody verifier:FuzzParseDisconnectBody contract:FuzzExtract contract:FuzzScopeList proxy:FuzzParseInbound internal/rsakey:FuzzParse; do
   # -fuzz that matches nothing passes silently: a moved target must fail here instead.
   go test -list "^${target#*:}\$" "./${target%%:*}" | grep -x "${target#*:}" >/dev/null || { echo "fuzz target ${target#*:} is not in ./${target%%:*}" >&2; exit 1; }
   go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-8s}" "./${target%%:*}"

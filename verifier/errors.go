@@ -31,6 +31,7 @@ var (
 	ErrKeysUnavailable  = contract.ErrKeysUnavailable
 	ErrOriginNotAllowed = contract.ErrOriginNotAllowed
 	ErrOrgMismatch      = contract.ErrOrgMismatch
+	ErrRevoked          = contract.ErrRevoked
 )
 
 // Reasons is contract.Reasons: every token reason code, in rule order.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qubital/office-router/contract"
 	"github.com/qubital/office-router/internal/vectors"
 	"github.com/qubital/office-router/verifier"
 )
@@ -55,8 +56,8 @@ func TestVectors(t *testing.T) {
 				ident, err := v.Verify(t.Context(), c.Token)
 				got = reasonOrOK(err)
 				id = vectors.Identity{UserID: ident.UserID, OrgID: ident.OrgID, Role: ident.Role, Subject: ident.Subject, JTI: ident.JTI, ExpiresAt: ident.ExpiresAt.Unix()}
-			case "publish":
-				ident, err := v.VerifyPublish(t.Context(), c.Token)
+			case contract.ScopePublish, contract.ScopePresence, contract.ScopeDisconnect:
+				ident, err := v.VerifyService(t.Context(), c.Token, c.Kind)
 				got = reasonOrOK(err)
 				id = vectors.Identity{OrgID: ident.OrgID, Subject: ident.Subject, JTI: ident.JTI, ExpiresAt: ident.ExpiresAt.Unix()}
 			default:

@@ -18,7 +18,7 @@ import (
 	"github.com/qubital/office-router/internal/rsakey"
 )
 
-// Verifier checks handshake and publish tokens with the rules of docs/reason-codes.md, the same
+// Verifier checks handshake and service tokens with the rules of docs/reason-codes.md, the same
 // rules as the Worker (worker/src/verify.ts). It is safe for concurrent use.
 type Verifier struct {
 	cfg    Config
@@ -38,13 +38,17 @@ type Identity struct {
 	ExpiresAt time.Time
 }
 
-// PublishIdentity is what a verified publish (service) token says.
-type PublishIdentity struct {
+// ServiceIdentity is what a verified service token says: Subject (the calling backend) may use
+// the route it was verified for on OrgID.
+type ServiceIdentity struct {
 	Subject   string
 	OrgID     string
 	JTI       string
 	ExpiresAt time.Time
 }
+
+// PublishIdentity is the name ServiceIdentity had when publish was the only service route.
+type PublishIdentity = ServiceIdentity
 
 // New validates cfg once and builds a Verifier. With CONN_JWKS_URL it starts a background JWKS
 // refresher that Close stops.
@@ -113,32 +117,44 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 		IssuedAt: time.Unix(c.iat, 0), ExpiresAt: time.Unix(c.exp, 0)}, nil
 }
 
-// VerifyPublish checks a backend publish token: the handshake rules, but `scope` must be
-// "publish" and `userId`/`role` are not required.
-func (v *Verifier) VerifyPublish(ctx context.Context, token string) (PublishIdentity, error) {
+// VerifyPublish is VerifyService for POST /orgs/{orgId}/publish (scope "publish").
+func (v *Verifier) VerifyPublish(ctx context.Context, token string) (ServiceIdentity, error) {
+	return v.VerifyService(ctx, token, contract.ScopePublish)
+}
+
+// VerifyService checks a backend service token for the route whose scope name is scope
+// (contract.ScopePublish, ScopePresence, ScopeDisconnect): the handshake rules, then `scope` must
+// be a well-formed scope list (contract.ScopeList) that names scope, else wrong_scope; `sub`,
+// `orgId` and `jti` are required in the id format, `userId`/`role` are not read. Replay
+// (`replayed`) is the caller's, as for Verify: every service token is single-use.
+func (v *Verifier) VerifyService(ctx context.Context, token, scope string) (ServiceIdentity, error) {
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	if err := v.verify(ctx, token, s); err != nil {
-		return PublishIdentity{}, err
+		return ServiceIdentity{}, err
 	}
 	payload := &s.payload
 	c, err := v.timeAndAudience(payload)
 	if err != nil {
-		return PublishIdentity{}, err
+		return ServiceIdentity{}, err
 	}
-	if s, ok := payload.present("scope"); !ok || stringValue(s) != "publish" {
-		return PublishIdentity{}, ErrWrongScope
+	m, ok := payload.present("scope")
+	if !ok || m.k != kindString {
+		return ServiceIdentity{}, ErrWrongScope
+	}
+	if list := stringValue(m); !contract.ScopeList(list) || !contract.HasScope(list, scope) {
+		return ServiceIdentity{}, ErrWrongScope
 	}
 	vals, err := idClaims(payload, "sub", "orgId", "jti")
 	if err != nil {
-		return PublishIdentity{}, err
+		return ServiceIdentity{}, err
 	}
 	for _, s := range vals {
 		if !isID(s) {
-			return PublishIdentity{}, ErrInvalidClaim
+			return ServiceIdentity{}, ErrInvalidClaim
 		}
 	}
-	return PublishIdentity{Subject: vals[0], OrgID: vals[1], JTI: vals[2], ExpiresAt: time.Unix(c.exp, 0)}, nil
+	return ServiceIdentity{Subject: vals[0], OrgID: vals[1], JTI: vals[2], ExpiresAt: time.Unix(c.exp, 0)}, nil
 }
 
 var b64 = base64.RawURLEncoding.Strict()

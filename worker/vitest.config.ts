@@ -7,6 +7,7 @@ import { unstable_readConfig } from "wrangler";
 // The shared conformance vectors and a throwaway test key (testdata/keys/README.md) reach the
 // tests as bindings, so the Worker is configured exactly as the vectors say.
 const vectors = JSON.parse(readFileSync(new URL("../testdata/vectors/handshake.json", import.meta.url), "utf8"));
+const disconnectVectors = JSON.parse(readFileSync(new URL("../testdata/vectors/disconnect.json", import.meta.url), "utf8"));
 const testKey = readFileSync(new URL("../testdata/keys/test-only-a.pem", import.meta.url), "utf8");
 
 // CONN_JWT_PUBLIC_KEY is a required secret in wrangler.jsonc, not a var: wrangler looks for it in
@@ -36,6 +37,7 @@ export default defineConfig({
           JWT_MAX_TTL_SECONDS: String(vectors.config.maxTtlSeconds),
           ALLOWED_ORIGINS: "https://app.test",
           VECTORS: vectors,
+          DISCONNECT_VECTORS: disconnectVectors,
           TEST_PRIVATE_KEY: testKey,
         },
       },

@@ -15,6 +15,8 @@ const state = { status: "idle", welcomes: [], presence: new Map(), events: [], m
 let conn;
 let lastAccess;
 let reuseOnce = false;
+/** The role the dev identity provider puts in this page's next sessions (setRole). */
+let sessionRole;
 
 function log(line) {
   const div = document.createElement("div");
@@ -53,6 +55,7 @@ function showRouter(name, user, org) {
 
 function start({ user, org, role = "member", router = config.routers[0].name }) {
   conn?.close();
+  sessionRole = role;
   state.presence.clear();
   const base = routers[router];
   showRouter(router, user, org);
@@ -62,7 +65,7 @@ function start({ user, org, role = "member", router = config.routers[0].name }) 
       reuseOnce = false;
       return lastAccess; // already used: the router refuses it as replayed
     }
-    const { accessToken } = await post("/dev/session", { userId: user, orgId: org, role });
+    const { accessToken } = await post("/dev/session", { userId: user, orgId: org, role: sessionRole });
     const access = await post("/api/v1/cloudflare/request-access", null, accessToken);
     access.url = base + new URL(access.url).pathname; // the router chosen on the page
     lastAccess = access;
@@ -109,6 +112,13 @@ window.demo = {
   broadcast: (data) => conn.broadcast(data),
   direct: (to, data) => conn.direct(to, data),
   disconnect: () => conn?.close(),
+  /**
+   * A role change at the identity provider, as an admin's demotion would be: the socket keeps
+   * its role until the backend disconnects it with 4001; the fresh token then carries this one.
+   */
+  setRole: (role) => {
+    sessionRole = role;
+  },
   /** Drops the socket and makes the next attempt reuse the last token (refused: replayed). */
   reconnectWithUsedToken: () => {
     reuseOnce = true;

@@ -58,11 +58,17 @@ export type AccessResult = Access | Response | {
 };
 export interface ConnectOptions {
     /**
-     * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s).
+     * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s),
+     * and at once when the router closes with 4001 reauth_required (a role change, a session age).
+     * It is then called with `{ reauth: true }`: the token must carry the user's current rights, so
+     * an app that caches its identity provider's session should refresh it first (the issuer copies
+     * the role from that session's access token).
      * A refusal (non-OK response, `{error}` body, missing `token`/`url`) becomes
      * `onRejected("request_access:<error>")`; a thrown error (network) is retried.
      */
-    requestAccess: () => Promise<AccessResult>;
+    requestAccess: (why: {
+        reauth: boolean;
+    }) => Promise<AccessResult>;
     onWelcome?: (w: Welcome) => void;
     onPresence?: (p: PresenceEvent) => void;
     onMessage?: (m: ChatMessage) => void;
@@ -74,7 +80,10 @@ export interface ConnectOptions {
         attempt: number;
         retryInMs?: number;
     }) => void;
-    /** Called with the router's reason code when a handshake was refused (learned by pre-flight). */
+    /**
+     * Called with the router's reason code when a handshake was refused (learned by pre-flight),
+     * and with "revoked" when the router closed the socket with 4003 (the client then stops).
+     */
     onRejected?: (reason: string) => void;
     /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
     preflight?: boolean;
@@ -115,6 +124,13 @@ export interface Connection {
 }
 /** The ping period the routers expect (docs/protocol.md#liveness). */
 export declare const PING_INTERVAL_MS = 30000;
+/**
+ * 4001 reauth_required: the user's role or rights changed, or the session reached its age
+ * (MAX_SESSION_SECONDS). The token is stale, not the user: reconnect at once with a fresh one.
+ */
+export declare const CLOSE_REAUTH_REQUIRED = 4001;
+/** 4003 revoked: the backend disconnected this user for good; the client stops and reports "revoked". */
+export declare const CLOSE_REVOKED = 4003;
 /** Handshake reasons a fresh token will not fix: configuration or identity problems. */
 export declare const TERMINAL_REASONS: Set<string>;
 /**

@@ -5,11 +5,18 @@ export const SUBPROTOCOL = "office-router.v1";
 export const PING_INTERVAL_MS = 30000;
 /** Close codes after which reconnecting cannot help (docs/protocol.md#close-codes). */
 const TERMINAL_CLOSE = new Set([1000, 1007, 1009]);
+/**
+ * 4001 reauth_required: the user's role or rights changed, or the session reached its age
+ * (MAX_SESSION_SECONDS). The token is stale, not the user: reconnect at once with a fresh one.
+ */
+export const CLOSE_REAUTH_REQUIRED = 4001;
+/** 4003 revoked: the backend disconnected this user for good; the client stops and reports "revoked". */
+export const CLOSE_REVOKED = 4003;
 /** Handshake reasons a fresh token will not fix: configuration or identity problems. */
 export const TERMINAL_REASONS = new Set([
     "origin_not_allowed", "org_mismatch", "wrong_scope", "wrong_issuer", "wrong_audience",
     "missing_claim", "invalid_claim", "claim_mismatch", "alg_not_allowed", "malformed", "token_too_large",
-    "not_found",
+    "not_found", "revoked",
 ]);
 /**
  * Issuer refusals (docs/reason-codes.md) that a retry cannot fix: the caller's session or
@@ -89,6 +96,14 @@ export function connect(opts) {
         setStatus("reconnecting", { ...detail, retryInMs: delay });
         timer = later(() => void open(), delay);
     };
+    /** 4001: a fresh token now, no backoff on this first try; if it fails, the usual backoff follows. */
+    const reauth = (detail) => {
+        if (stopped)
+            return;
+        attempt++;
+        setStatus("reconnecting", { ...detail, retryInMs: 0 });
+        void open(true);
+    };
     const stop = (detail) => {
         stopped = true;
         pending.length = 0;
@@ -128,13 +143,13 @@ export function connect(opts) {
             cancel(limit);
         }
     };
-    const open = async () => {
+    const open = async (afterReauth = false) => {
         if (stopped)
             return;
         setStatus("connecting");
         let access;
         try {
-            access = await validateAccess(await opts.requestAccess());
+            access = await validateAccess(await opts.requestAccess({ reauth: afterReauth }));
         }
         catch (e) {
             if (stopped)
@@ -219,6 +234,12 @@ export function connect(opts) {
                     return stop({ code: ev.code, reason });
                 return retry({ code: ev.code, reason });
             }
+            if (ev.code === CLOSE_REVOKED) {
+                opts.onRejected?.("revoked");
+                return stop({ code: ev.code, reason: "revoked" });
+            }
+            if (ev.code === CLOSE_REAUTH_REQUIRED)
+                return reauth({ code: ev.code, reason: ev.reason });
             if (TERMINAL_CLOSE.has(ev.code))
                 return stop({ code: ev.code, reason: ev.reason });
             retry({ code: ev.code, reason: ev.reason });

@@ -70,18 +70,25 @@ export type AccessResult = Access | Response | { error?: string };
 
 export interface ConnectOptions {
   /**
-   * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s).
+   * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s),
+   * and at once when the router closes with 4001 reauth_required (a role change, a session age).
+   * It is then called with `{ reauth: true }`: the token must carry the user's current rights, so
+   * an app that caches its identity provider's session should refresh it first (the issuer copies
+   * the role from that session's access token).
    * A refusal (non-OK response, `{error}` body, missing `token`/`url`) becomes
    * `onRejected("request_access:<error>")`; a thrown error (network) is retried.
    */
-  requestAccess: () => Promise<AccessResult>;
+  requestAccess: (why: { reauth: boolean }) => Promise<AccessResult>;
   onWelcome?: (w: Welcome) => void;
   onPresence?: (p: PresenceEvent) => void;
   onMessage?: (m: ChatMessage) => void;
   onEvent?: (e: BackendEvent) => void;
   onError?: (e: ProtocolError) => void;
   onStatus?: (status: Status, detail: { code?: number; reason?: string; attempt: number; retryInMs?: number }) => void;
-  /** Called with the router's reason code when a handshake was refused (learned by pre-flight). */
+  /**
+   * Called with the router's reason code when a handshake was refused (learned by pre-flight),
+   * and with "revoked" when the router closed the socket with 4003 (the client then stops).
+   */
   onRejected?: (reason: string) => void;
   /** Ask the router why a handshake failed (GET without Upgrade). Default true. */
   preflight?: boolean;
@@ -129,11 +136,20 @@ export const PING_INTERVAL_MS = 30_000;
 /** Close codes after which reconnecting cannot help (docs/protocol.md#close-codes). */
 const TERMINAL_CLOSE = new Set([1000, 1007, 1009]);
 
+/**
+ * 4001 reauth_required: the user's role or rights changed, or the session reached its age
+ * (MAX_SESSION_SECONDS). The token is stale, not the user: reconnect at once with a fresh one.
+ */
+export const CLOSE_REAUTH_REQUIRED = 4001;
+
+/** 4003 revoked: the backend disconnected this user for good; the client stops and reports "revoked". */
+export const CLOSE_REVOKED = 4003;
+
 /** Handshake reasons a fresh token will not fix: configuration or identity problems. */
 export const TERMINAL_REASONS = new Set([
   "origin_not_allowed", "org_mismatch", "wrong_scope", "wrong_issuer", "wrong_audience",
   "missing_claim", "invalid_claim", "claim_mismatch", "alg_not_allowed", "malformed", "token_too_large",
-  "not_found",
+  "not_found", "revoked",
 ]);
 
 /**
@@ -220,6 +236,14 @@ export function connect(opts: ConnectOptions): Connection {
     timer = later(() => void open(), delay);
   };
 
+  /** 4001: a fresh token now, no backoff on this first try; if it fails, the usual backoff follows. */
+  const reauth = (detail: { code?: number; reason?: string }) => {
+    if (stopped) return;
+    attempt++;
+    setStatus("reconnecting", { ...detail, retryInMs: 0 });
+    void open(true);
+  };
+
   const stop = (detail: { code?: number; reason?: string }) => {
     stopped = true;
     pending.length = 0;
@@ -256,12 +280,12 @@ export function connect(opts: ConnectOptions): Connection {
     }
   };
 
-  const open = async (): Promise<void> => {
+  const open = async (afterReauth = false): Promise<void> => {
     if (stopped) return;
     setStatus("connecting");
     let access: Access;
     try {
-      access = await validateAccess(await opts.requestAccess());
+      access = await validateAccess(await opts.requestAccess({ reauth: afterReauth }));
     } catch (e) {
       if (stopped) return;
       if (!(e instanceof AccessRefused)) return retry({ reason: "request_access_failed" });
@@ -321,6 +345,11 @@ export function connect(opts: ConnectOptions): Connection {
         if (reason && TERMINAL_REASONS.has(reason)) return stop({ code: ev.code, reason });
         return retry({ code: ev.code, reason });
       }
+      if (ev.code === CLOSE_REVOKED) {
+        opts.onRejected?.("revoked");
+        return stop({ code: ev.code, reason: "revoked" });
+      }
+      if (ev.code === CLOSE_REAUTH_REQUIRED) return reauth({ code: ev.code, reason: ev.reason });
       if (TERMINAL_CLOSE.has(ev.code)) return stop({ code: ev.code, reason: ev.reason });
       retry({ code: ev.code, reason: ev.reason });
     };

@@ -6,6 +6,7 @@
 // test does not expect fails it. Run by scripts/test.sh.
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
+import { createHash, createPrivateKey, createPublicKey, createSign, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHTTPServer } from "node:http";
 import { createServer } from "node:net";
@@ -161,6 +162,79 @@ for (const router of ["worker", "proxy"]) {
       await d.close();
       // The refused upgrade and the pre-flight's 401 are the browser's own, expected, reports.
       assertConsoleClean([/WebSocket connection to '.*' failed/, /Failed to load resource: the server responded with a status of 401/]);
+    });
+  });
+}
+
+/**
+ * The app's backend: a service token signed with the dev stack's key (what issuer.Publisher and
+ * `wsharness` do), for the route that needs `scope`.
+ */
+function serviceToken(scope, org) {
+  const key = createPrivateKey(readFileSync(join(tmp, "dev", "dev-private.pem")));
+  const { e, n } = createPublicKey(key).export({ format: "jwk" });
+  const kid = createHash("sha256").update(JSON.stringify({ e, kty: "RSA", n })).digest("base64url"); // RFC 7638
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const signed = `${b64({ alg: "RS256", typ: "JWT", kid })}.${b64({
+    iss: "office-router-dev", aud: "office-router", sub: "e2e-backend", orgId: org, scope,
+    iat: now, nbf: now, exp: now + 60, jti: randomBytes(16).toString("hex"),
+  })}`;
+  return `${signed}.${createSign("RSA-SHA256").update(signed).sign(key).toString("base64url")}`;
+}
+
+/** The backend's call to a router's service route, over plain HTTP from Node. */
+async function backend(router, method, path, scope, org, body) {
+  const page = await browser.newPage();
+  await page.goto(issuer + "/demo/config.json");
+  const base = JSON.parse(await page.textContent("body")).routers.find((r) => r.name === router).url.replace(/^ws/, "http");
+  await page.close();
+  const res = await fetch(`${base}/orgs/${org}/${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${serviceToken(scope, org)}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+// Issue 16: the Go hub's disconnect and presence routes come with the Go twin's change; add
+// "proxy" here when they are in.
+for (const router of ["worker", "proxy"]) {
+  describe(`server-side control against the ${router}`, () => {
+    const org = `rc-${router}-${Date.now()}`;
+    test("a role change: admin connected, disconnect 4001, a fresh token, the welcome shows the new role", async () => {
+      const p = await openPage({ user: "root", org, router, role: "admin" });
+      const first = await p.evaluate(() => window.demo.state.welcomes[0]);
+      assert.equal(first.role, "admin");
+      assert.deepEqual((await backend(router, "GET", "presence", "presence", org)).body, { users: [{ userId: "root", role: "admin", connections: 1 }] });
+
+      // The identity provider demotes the user; the open socket still says admin until...
+      await p.evaluate(() => window.demo.setRole("member"));
+      // ...the backend asks the router to make it re-authenticate.
+      assert.deepEqual(await backend(router, "POST", "disconnect", "disconnect", org, { userId: "root", code: 4001 }), { status: 200, body: { disconnected: 1 } });
+      await p.waitForFunction(() => window.demo.state.welcomes.length >= 2, null, WAIT);
+      const [again, status, rejected] = await p.evaluate(() => [window.demo.state.welcomes[1], window.demo.state.status, window.demo.state.rejected]);
+      assert.equal(again.role, "member");
+      assert.notEqual(again.connectionId, first.connectionId);
+      assert.deepEqual(again.presence, [{ userId: "root", role: "member" }]);
+      assert.equal(status, "open");
+      assert.deepEqual(rejected, []);
+      assert.deepEqual((await backend(router, "GET", "presence", "presence", org)).body, { users: [{ userId: "root", role: "member", connections: 1 }] });
+      await p.close();
+      assertConsoleClean();
+    });
+
+    test("4003 revoked with a block: the client stops and reports revoked", async () => {
+      const p = await openPage({ user: "gone", org, router });
+      assert.deepEqual((await backend(router, "POST", "disconnect", "disconnect", org, { userId: "gone", code: 4003, blockSeconds: 65 })).body, { disconnected: 1 });
+      await p.waitForFunction(() => window.demo.state.status === "closed", null, WAIT);
+      assert.deepEqual(await p.evaluate(() => window.demo.state.rejected), ["revoked"]);
+      // A fresh connect of the blocked user is refused, and the pre-flight says why.
+      await p.evaluate(() => window.demo.connect(window.demo.last));
+      await p.waitForFunction(() => window.demo.state.rejected.length >= 2, null, WAIT);
+      assert.deepEqual(await p.evaluate(() => [window.demo.state.rejected, window.demo.state.status]), [["revoked", "revoked"], "closed"]);
+      await p.close();
+      assertConsoleClean([/WebSocket connection to '.*' failed/, /Failed to load resource: the server responded with a status of 403/]);
     });
   });
 }

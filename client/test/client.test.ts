@@ -41,11 +41,13 @@ function harness(preflightReason?: string, extra: Partial<ConnectOptions> = {}) 
   const statuses: { s: Status; retryInMs?: number; reason?: string; code?: number }[] = [];
   let n = 0;
   const requested: string[] = [];
+  const reauths: boolean[] = [];
   const rejected: string[] = [];
   const conn = connect({
-    requestAccess: async (): Promise<Access> => {
+    requestAccess: async ({ reauth }): Promise<Access> => {
       const a = { token: `tok${n++}`, url: "wss://router.test/orgs/acme/ws", expiresAt: 0 };
       requested.push(a.token);
+      reauths.push(reauth);
       return a;
     },
     WebSocket: FakeSocket as unknown as typeof WebSocket,
@@ -62,7 +64,7 @@ function harness(preflightReason?: string, extra: Partial<ConnectOptions> = {}) 
     ...extra,
   });
   const flush = () => new Promise((r) => setImmediate(r));
-  return { conn, timers, statuses, requested, rejected, flush };
+  return { conn, timers, statuses, requested, reauths, rejected, flush };
 }
 
 test("opens with the token in the subprotocol list, never the URL", async () => {
@@ -311,4 +313,55 @@ test("an open socket sends ping every 30 s, and stops when it closes", async () 
   h.conn.close();
   h.timers.at(-1)!.fn();
   assert.deepEqual(ws.sent, ["ping", "ping"], "no ping after close");
+});
+
+test("4001 reauth_required reconnects at once with a fresh token; a failed first try then backs off", async () => {
+  const h = harness("expired", { pingIntervalMs: 0 });
+  await h.flush();
+  FakeSocket.instances[0].accept();
+  await FakeSocket.instances[0].drop(4001, "reauth_required");
+  await h.flush();
+  assert.equal(h.timers.length, 0, "no backoff timer before the first try");
+  assert.deepEqual(h.requested, ["tok0", "tok1"], "a fresh token");
+  assert.deepEqual(h.reauths, [false, true], "requestAccess is told to bring current rights");
+  assert.equal(FakeSocket.instances.length, 2, "the new socket is already opening");
+  assert.deepEqual(h.statuses.find((s) => s.code === 4001), { s: "reconnecting", code: 4001, reason: "reauth_required", retryInMs: 0, attempt: 1 });
+  assert.deepEqual(FakeSocket.instances[1].protocols, ["office-router.v1", "bearer.tok1"]);
+  // The immediate try is refused: from here it is the usual backoff (attempt 1, not 0).
+  await FakeSocket.instances[1].drop(1006);
+  await h.flush();
+  assert.deepEqual(h.timers.map((t) => t.ms), [750]);
+  h.timers[0].fn();
+  await h.flush();
+  FakeSocket.instances[2].accept();
+  assert.equal(h.conn.status, "open");
+  assert.deepEqual(h.rejected, ["expired"]);
+});
+
+test("4003 revoked is terminal and reported as onRejected(\"revoked\")", async () => {
+  const h = harness(undefined, { pingIntervalMs: 0 });
+  await h.flush();
+  FakeSocket.instances[0].accept();
+  await FakeSocket.instances[0].drop(4003, "revoked");
+  await h.flush();
+  assert.equal(h.conn.status, "closed");
+  assert.deepEqual(h.rejected, ["revoked"]);
+  assert.equal(h.timers.length, 0);
+  assert.deepEqual(h.requested, ["tok0"], "no new token");
+  assert.deepEqual(h.statuses.at(-1), { s: "closed", code: 4003, reason: "revoked", attempt: 0 });
+  assert.throws(() => h.conn.broadcast(1), /not connected/);
+});
+
+test("a handshake refused with revoked (a block) stops too", async () => {
+  const h = harness("revoked", { pingIntervalMs: 0 });
+  await h.flush();
+  FakeSocket.instances[0].accept();
+  await FakeSocket.instances[0].drop(4001, "reauth_required");
+  await h.flush();
+  // The immediate reconnect is refused; the pre-flight says revoked: no more tries.
+  await FakeSocket.instances[1].drop(1006);
+  await h.flush();
+  assert.deepEqual(h.rejected, ["revoked"]);
+  assert.equal(h.conn.status, "closed");
+  assert.equal(h.timers.length, 0);
 });

@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	jwksRefresh := fs.Duration("jwks-refresh-interval", verifier.DefaultJWKSRefreshInterval, "CONN_JWKS_URL: how often the JWKS is fetched again (the lead a pre-published key needs)")
 	jwksUnknown := fs.Duration("jwks-unknown-kid-interval", verifier.DefaultJWKSUnknownKIDInterval, "CONN_JWKS_URL: least time between two fetches caused by unknown kids")
 	jwksTimeout := fs.Duration("jwks-timeout", verifier.DefaultJWKSTimeout, "CONN_JWKS_URL: bound of each fetch, and of a handshake waiting for one")
+	maxSessionFlag := fs.String("max-session-seconds", "", "close a hub socket with 4001 after this many seconds ±10% (env MAX_SESSION_SECONDS; 0: off; 3600 recommended)")
 	health := fs.Bool("healthcheck", false, "GET http://127.0.0.1<-addr>/healthz and exit 0 if it answers 200 (container health check)")
 	if done, err := cli.Parse(fs, args, doc, stdout, stderr); done || err != nil {
 		return err
@@ -61,6 +62,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cli.HealthCheck(ctx, *addr)
 	}
 	if err := checkLimitFlags(fs); err != nil {
+		return err
+	}
+	maxSession, err := maxSessionSeconds(*maxSessionFlag, getenv)
+	if err != nil {
 		return err
 	}
 	logger, err := serve.Logger(*logLevel)
@@ -91,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AllowedOrigins: issuer.SplitList(getenv("ALLOWED_ORIGINS")), Upstream: *upstream, ForwardToken: *forwardToken,
 		MaxMessageBytes: *maxMsg, MaxConnsPerOrg: *perOrg, MaxConnsPerUser: *perUser, SendQueue: *queue,
 		FailuresPerSecond: *failures, FailureBurst: *failureBurst, TrustedProxies: trusted,
+		MaxSessionSeconds: maxSession,
 	}, v, proxy.WithLogger(logger))
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@
 //	wsharness check   -issuer URL -router URL -key .dev/dev-private.pem [-origin O] [-json]
 //	wsharness load    -issuer URL -router URL [-key FILE] -conns N -orgs K [-messages M] [-rate R] [-json]
 //	wsharness publish -router URL -org O [-to USER] -key FILE DATA
+//	wsharness presence -router URL -org O -key FILE [-json]
+//	wsharness disconnect -router URL -org O -key FILE [-code 4001|4003] [-block S] USER
 //	wsharness rotate-check -router URL -trusted next.pem [-retired old.pem] -iss I -aud A [-wait 2m]
 //	wsharness soak    -edgeproxy BIN | -router URL -key FILE -pid N   [-duration 10m] [-json]   (soak.go)
 //
@@ -61,6 +63,10 @@ var commands = []command{
 		[]string{"issuer", "router", "key", "json"}, loadCmd},
 	{"publish", "send a backend event to an org (or one user) with a publish token minted from -key",
 		[]string{"router", "org", "key", "json"}, publishCmd},
+	{"presence", "who is online in an org, as a backend asks it (a presence token minted from -key)",
+		[]string{"router", "org", "key", "json"}, presenceCmd},
+	{"disconnect", "close a user's sockets in an org with 4001 or 4003, optionally blocking them (a disconnect token from -key)",
+		[]string{"router", "org", "key", "json"}, disconnectCmd},
 	{"rotate-check", "which keys a router accepts and refuses, during a key rotation (docs/operations.md)",
 		[]string{"router", "org", "user", "role"}, rotateCheck},
 	{"soak", "a steady population, churn and messages for a fixed time: nothing lost, stalled or growing",

@@ -74,13 +74,18 @@ func soakCmd(ctx context.Context, inv *invocation) error {
 	if *asJSON {
 		_ = json.NewEncoder(stdout).Encode(res)
 	} else {
-		fmt.Fprintf(stdout, "soak %s: %d sockets over %d orgs, %d churned; sent %v; %d deliveries\n",
-			res.Duration, res.Conns, res.Orgs, res.Churned, res.Sent, res.Deliveries)
+		fmt.Fprintf(stdout, "soak %s: %d sockets over %d orgs, %d churned; sent %v (%.0f/s of %.0f/s offered); %d deliveries\n",
+			res.Duration, res.Conns, res.Orgs, res.Churned, res.Sent, res.SentPerSec, res.OfferedPerSec, res.Deliveries)
 		fmt.Fprintf(stdout, "to members connected throughout: %d missing, %d duplicated, %d out of order, %d unexpected\n",
 			res.Missing, res.Duplicates, res.OutOfOrder, res.Unexpected)
-		fmt.Fprintf(stdout, "replies and deliveries over 1 s: %d (max %.1f ms)\n", res.LateOver1s, res.MaxLatencyMs)
+		fmt.Fprintf(stdout, "replies and deliveries over 1 s: %d (max %.1f ms; the harness's own longest stall %.0f ms)\n",
+			res.LateOver1s, res.MaxLatencyMs, res.HarnessStallMs)
 		fmt.Fprintf(stdout, "after warm-up: RSS %v KiB (drift %+.1f%%), goroutines %v (drift %+.1f%%)\n",
 			res.RSSKiB, 100*res.RSSDrift, res.Goroutines, 100*res.GorDrift)
+		fmt.Fprintf(stdout, "handshakes that failed or took over 1 s: %d\n", res.SlowHandshakes)
+		for _, t := range res.HandshakeTraces {
+			fmt.Fprintln(stdout, "  handshake", t)
+		}
 		for _, f := range res.Failures {
 			fmt.Fprintln(stdout, "FAIL:", f)
 		}

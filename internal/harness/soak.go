@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,22 +51,30 @@ type SoakConfig struct {
 
 // SoakResult is what a soak run observed. Pass says whether every property held.
 type SoakResult struct {
-	Conns, Orgs         int
-	Duration            string
-	Sent                map[string]int64 // by kind
-	Deliveries          int64
-	Churned             int64
-	Missing, Duplicates int64 // to members connected for the whole run
-	Unexpected          int64 // deliveries beyond what a stable member was sent
-	OutOfOrder          int64
-	LateOver1s          int64 // replies (pongs) and deliveries slower than 1 s
-	MaxLatencyMs        float64
-	RSSKiB              []int // samples after warm-up
-	Goroutines          []int // samples after warm-up
-	RSSDrift, GorDrift  float64
-	Errors              map[string]int
-	Pass                bool
-	Failures            []string
+	Conns, Orgs int
+	Duration    string
+	Sent        map[string]int64 // by kind
+	// SentPerSec is the message rate the harness reached (pings aside), against MessagesPerSec:
+	// a loaded machine makes it fall short, and the run then tested less than it was asked to.
+	SentPerSec, OfferedPerSec float64
+	Deliveries                int64
+	Churned                   int64
+	Missing, Duplicates       int64 // to members connected for the whole run
+	Unexpected                int64 // deliveries beyond what a stable member was sent
+	OutOfOrder                int64
+	LateOver1s                int64 // replies (pongs) and deliveries slower than 1 s
+	MaxLatencyMs              float64
+	HarnessStallMs            float64 // the longest time the harness itself did not run (watchStalls)
+	RSSKiB                    []int   // samples after warm-up
+	Goroutines                []int   // samples after warm-up
+	RSSDrift, GorDrift        float64
+	Errors                    map[string]int
+	// SlowHandshakes counts the handshakes (population and churn) that failed or took over 1 s;
+	// HandshakeTraces holds the first ones' client-side phases.
+	SlowHandshakes  int64
+	HandshakeTraces []string
+	Pass            bool
+	Failures        []string
 }
 
 // soakMsg is what a receiver needs from a frame.
@@ -100,13 +110,31 @@ type soak struct {
 	run                       string
 	deliveries, late, missing atomic.Int64
 	dups, ooo, churned, extra atomic.Int64
+	ending                    atomic.Bool  // the harness is closing the population itself
+	stall                     atomic.Int64 // the harness's longest stall (watchStalls)
 	maxLat                    atomic.Int64
 	errMu                     sync.Mutex
 	errs                      map[string]int
+	slowHS                    int64    // handshakes that failed or took over 1 s (errMu)
+	slowTraces                []string // the first ones' traces (errMu)
 	readers                   sync.WaitGroup
 	orgMembers                [][]*soakConn // stable members by org
 	sent                      [4]atomic.Int64
 	httpc                     *http.Client
+}
+
+// slowHandshake keeps the trace of a handshake that failed or took over 1 s (the first 20).
+func (s *soak) slowHandshake(t *handshakeTrace, err error) {
+	line := t.String()
+	if err != nil {
+		line += ": " + err.Error()
+	}
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	s.slowHS++
+	if len(s.slowTraces) < 20 {
+		s.slowTraces = append(s.slowTraces, line)
+	}
 }
 
 func (s *soak) err(k string) {
@@ -148,19 +176,64 @@ func (s *soak) stamp() (iss, aud string, now int64) {
 	return iss, aud, time.Now().Unix()
 }
 
+// handshakeTrace times the client's phases of one handshake, so that a slow or failed one says
+// where its time went: the TCP connect, the request written, the first byte of the answer, the
+// answer read, the welcome. local is the client's address, which the server logs too.
+type handshakeTrace struct {
+	start time.Time
+	mu    sync.Mutex
+	local string
+	marks []string
+}
+
+func (t *handshakeTrace) mark(phase string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.marks = append(t.marks, fmt.Sprintf("%s +%dms", phase, time.Since(t.start).Milliseconds()))
+}
+
+func (t *handshakeTrace) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return fmt.Sprintf("from %s at %s: %s", t.local, t.start.UTC().Format("15:04:05.000"), strings.Join(t.marks, ", "))
+}
+
+func (t *handshakeTrace) context(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		ConnectStart: func(string, string) { t.mark("connect") },
+		ConnectDone:  func(string, string, error) { t.mark("connected") },
+		GotConn: func(i httptrace.GotConnInfo) {
+			t.mu.Lock()
+			t.local = i.Conn.LocalAddr().String()
+			t.mu.Unlock()
+		},
+		WroteHeaders:         func() { t.mark("wrote request") }, // into its buffer; the flush follows
+		GotFirstResponseByte: func() { t.mark("first response byte") },
+	})
+}
+
 // open dials one member and starts its reader.
 func (s *soak) open(ctx context.Context, user string, org int, stable bool) (*soakConn, error) {
 	tok := s.handshakeToken(user, s.orgID(org))
-	r, err := Dial(ctx, OrgURL(s.cfg.Router, s.orgID(org)), tok, InHeader, nil)
+	tr := &handshakeTrace{start: time.Now()}
+	r, err := Dial(tr.context(ctx), OrgURL(s.cfg.Router, s.orgID(org)), tok, InHeader, nil)
+	tr.mark("response read")
 	if err != nil {
+		s.slowHandshake(tr, err)
 		return nil, err
 	}
 	if r.Conn == nil {
 		return nil, fmt.Errorf("handshake refused: %d %s", r.Status, r.Reason)
 	}
-	if w, err := ReadJSON(r.Conn, 30*time.Second); err != nil || w["type"] != "welcome" {
+	w, err := ReadJSON(r.Conn, 30*time.Second)
+	tr.mark("welcome")
+	if err != nil || w["type"] != "welcome" {
 		r.Conn.Close()
+		s.slowHandshake(tr, err)
 		return nil, fmt.Errorf("no welcome: %v", err)
+	}
+	if time.Since(tr.start) > time.Second {
+		s.slowHandshake(tr, nil)
 	}
 	_ = r.Conn.SetReadDeadline(time.Time{})
 	c := &soakConn{user: user, org: org, stable: stable, conn: r.Conn, last: map[string]int64{}, pings: make(chan time.Time, 64)}
@@ -176,6 +249,9 @@ func (s *soak) read(c *soakConn) {
 	for {
 		_, data, err := c.conn.ReadMessage()
 		if err != nil {
+			if c.stable && !s.ending.Load() { // the server closed it: say why (4008, 1008, ...)
+				s.err("stable member lost: " + shortErr(err))
+			}
 			return
 		}
 		now := time.Now()
@@ -277,6 +353,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		amu.Unlock()
 	})
 	defer func() {
+		s.ending.Store(true)
 		for _, c := range all {
 			c.conn.Close()
 		}
@@ -295,6 +372,8 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		go func() { defer bg.Done(); s.send(runCtx, org) }()
 	}
 	var samples []struct{ rss, gor int }
+	bg.Add(1)
+	go func() { defer bg.Done(); s.watchStalls(runCtx) }()
 	go func() {
 		defer bg.Done()
 		t := time.NewTicker(min(10*time.Second, max(time.Second, cfg.Duration/60)))
@@ -306,12 +385,14 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 				return
 			case <-t.C:
 			}
-			if time.Since(start) < cfg.Warmup {
-				continue
+			rss, gor := rssKiB(cfg.PID), s.goroutines()
+			phase := "warm-up"
+			if time.Since(start) >= cfg.Warmup {
+				samples = append(samples, struct{ rss, gor int }{rss, gor})
+				phase = "sampled"
 			}
-			samples = append(samples, struct{ rss, gor int }{rssKiB(cfg.PID), s.goroutines()})
-			progress("soak: %s  deliveries %d  late %d  rss %d KiB  goroutines %d", time.Since(start).Round(time.Second),
-				s.deliveries.Load(), s.late.Load(), samples[len(samples)-1].rss, samples[len(samples)-1].gor)
+			progress("soak: %s %s  deliveries %d  late %d  churned %d  rss %d KiB  goroutines %d", time.Since(start).Round(time.Second),
+				phase, s.deliveries.Load(), s.late.Load(), s.churned.Load(), rss, gor)
 		}
 	}()
 	bg.Wait()
@@ -340,22 +421,34 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		res.Sent[[]string{"direct", "broadcast", "publish", "ping"}[k]] = s.sent[k].Load()
 	}
 	res.Deliveries, res.Churned = s.deliveries.Load(), s.churned.Load()
+	res.OfferedPerSec = cfg.MessagesPerSec
+	res.SentPerSec = float64(res.Sent["direct"]+res.Sent["broadcast"]+res.Sent["publish"]) / cfg.Duration.Seconds()
 	res.Missing, res.Duplicates, res.OutOfOrder = s.missing.Load(), s.dups.Load(), s.ooo.Load()
 	res.LateOver1s, res.MaxLatencyMs = s.late.Load(), float64(s.maxLat.Load())/1e6
 	res.Unexpected = s.extra.Load()
+	res.HarnessStallMs = float64(s.stall.Load()) / 1e6
 	res.Errors = map[string]int{}
 	s.errMu.Lock()
 	for k, v := range s.errs {
 		res.Errors[k] = v
 	}
+	res.SlowHandshakes, res.HandshakeTraces = s.slowHS, s.slowTraces
 	s.errMu.Unlock()
 	for _, x := range samples {
 		res.RSSKiB = append(res.RSSKiB, x.rss)
 		res.Goroutines = append(res.Goroutines, x.gor)
 	}
 	// Goroutines: the floor of each third, since writer goroutines come and go with the traffic
-	// (a leak raises the floor). RSS: the mean of each third.
-	res.RSSDrift, res.GorDrift = drift(res.RSSKiB, mean), drift(res.Goroutines, floor)
+	// (a leak raises the floor). RSS: the median of each third, since RSS follows the GC's
+	// sawtooth and the scavenger (at 1,000 sockets one sample to the next swung by up to 8 MB,
+	// so means of thirds drifted ±10% with nothing leaking, and a floor moved with one low
+	// sample); a leak raises the median. Goroutine
+	// drift is relative to the population as well as to the floor: with idle sockets in one
+	// epoll set the floor is about 20 goroutines, so one goroutine more read as 5%, while a leak
+	// that matters (one per socket or per churned connection) grows with the population, as
+	// it did when each socket had a goroutine and the floor was the population.
+	res.RSSDrift = drift(res.RSSKiB, median, 0)
+	res.GorDrift = drift(res.Goroutines, floor, cfg.Conns)
 	fail := func(f string, a ...any) { res.Failures = append(res.Failures, fmt.Sprintf(f, a...)) }
 	if res.Missing+res.Duplicates+res.OutOfOrder+res.Unexpected > 0 {
 		fail("delivery: %d missing, %d duplicated, %d out of order, %d unexpected", res.Missing, res.Duplicates, res.OutOfOrder, res.Unexpected)
@@ -380,25 +473,51 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	return res, nil
 }
 
-// drift compares the last third of the samples with the first third, each summarised by f.
-func drift(v []int, f func([]int) float64) float64 {
+// watchStalls records the longest time the harness itself did not run: a 50 ms ticker that
+// fires late. A delivery measured late while the harness stalled as long says more about the
+// machine than about the server.
+func (s *soak) watchStalls(ctx context.Context) {
+	const every = 50 * time.Millisecond
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if d := now.Sub(last) - every; d > time.Duration(s.stall.Load()) {
+			s.stall.Store(int64(d))
+		}
+		last = now
+	}
+}
+
+// drift compares the last third of the samples with the first third, each summarised by f,
+// relative to the first third's figure or atLeast, whichever is larger.
+func drift(v []int, f func([]int) float64, atLeast int) float64 {
 	if len(v) < 3 {
 		return 0
 	}
 	k := len(v) / 3
 	a, b := f(v[:k]), f(v[len(v)-k:])
-	if a == 0 {
+	base := max(a, float64(atLeast))
+	if base == 0 {
 		return 0
 	}
-	return (b - a) / a
+	return (b - a) / base
 }
 
-func mean(x []int) float64 {
-	t := 0
-	for _, y := range x {
-		t += y
+func median(x []int) float64 {
+	y := slices.Clone(x)
+	slices.Sort(y)
+	n := len(y)
+	if n%2 == 1 {
+		return float64(y[n/2])
 	}
-	return float64(t) / float64(len(x))
+	return float64(y[n/2-1]+y[n/2]) / 2
 }
 
 func floor(x []int) float64 {
@@ -409,41 +528,84 @@ func floor(x []int) float64 {
 	return float64(m)
 }
 
-// churn opens and closes sockets at ChurnPerSec: each tick opens one new member in the next
-// org and closes the oldest churning one, half with a close frame, half by cutting TCP.
+// churn opens and closes sockets at ChurnPerSec until ctx's deadline (the run's end): it starts
+// the handshakes due by the clock, each in its own goroutine (churnOne), so that a slow handshake
+// does not lower the offered rate.
+//
+// The end is read from the clock, not from ctx.Err: a context's error is set by a timer, which
+// under load fires some milliseconds after the deadline, and a handshake started in that window
+// fails at once with "i/o timeout" (net.Dialer checks the deadline itself). That was the churn
+// handshake "timing out" in about half the runs (issue 12). No handshake is cut short by the end
+// either: each runs to its own 10 s timeout, so one that hangs is reported, not hidden by the end.
 func (s *soak) churn(ctx context.Context) {
+	dialCtx := context.WithoutCancel(ctx)
 	t := time.NewTicker(time.Duration(float64(time.Second) / s.cfg.ChurnPerSec))
 	defer t.Stop()
-	var pool []*soakConn
-	defer func() {
-		for _, c := range pool {
-			c.conn.Close()
-		}
-	}()
-	for i := 0; ; i++ {
+	var p churnPool
+	defer p.close()
+	start, started := time.Now(), 0
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		c, err := s.open(ctx, fmt.Sprintf("c%s-u%d", s.run, i), i%s.cfg.Orgs, false)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.err("churn open: " + shortErr(err))
-			}
-			continue
+		if !running(ctx) {
+			return
 		}
-		pool = append(pool, c)
-		s.churned.Add(1)
-		if len(pool) > s.cfg.Orgs { // about one churning socket per org at a time
-			old := pool[0]
-			pool = pool[1:]
-			if i%2 == 0 {
-				_ = old.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-			}
-			old.conn.Close()
+		// As many as are due by the clock: a ticker drops the ticks a starved loop misses.
+		for due := int(time.Since(start).Seconds() * s.cfg.ChurnPerSec); started < due; started++ {
+			p.wg.Add(1)
+			go s.churnOne(dialCtx, started, &p)
 		}
 	}
+}
+
+// running reports whether ctx is live and its deadline, read from the clock, not passed (see churn).
+func running(ctx context.Context) bool {
+	end, bounded := ctx.Deadline()
+	return ctx.Err() == nil && (!bounded || time.Now().Before(end))
+}
+
+// churnPool holds the churning members that are open, oldest first.
+type churnPool struct {
+	wg    sync.WaitGroup // the handshakes in flight
+	mu    sync.Mutex
+	conns []*soakConn
+}
+
+// close waits for the handshakes in flight and closes every member.
+func (p *churnPool) close() {
+	p.wg.Wait()
+	for _, c := range p.conns {
+		c.conn.Close()
+	}
+}
+
+// churnOne opens churning member i; once open, it replaces the oldest one, closed half the time
+// with a close frame, half by cutting TCP.
+func (s *soak) churnOne(ctx context.Context, i int, p *churnPool) {
+	defer p.wg.Done()
+	c, err := s.open(ctx, fmt.Sprintf("c%s-u%d", s.run, i), i%s.cfg.Orgs, false)
+	if err != nil {
+		s.err("churn open: " + shortErr(err))
+		return
+	}
+	s.churned.Add(1)
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	var old *soakConn
+	if len(p.conns) > s.cfg.Orgs { // about one churning socket per org at a time
+		old, p.conns = p.conns[0], p.conns[1:]
+	}
+	p.mu.Unlock()
+	if old == nil {
+		return
+	}
+	if i%2 == 0 {
+		_ = old.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	}
+	old.conn.Close()
 }
 
 // send paces org's share of MessagesPerSec over its stable members, round robin, and the
@@ -451,7 +613,7 @@ func (s *soak) churn(ctx context.Context) {
 // like an extra one. All its state is its own: one loop per org.
 func (s *soak) send(ctx context.Context, org int) {
 	const tick = 10 * time.Millisecond
-	perTick := s.cfg.MessagesPerSec / float64(s.cfg.Orgs) * tick.Seconds()
+	perSec := s.cfg.MessagesPerSec / float64(s.cfg.Orgs)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	members := s.orgMembers[org]
@@ -462,14 +624,24 @@ func (s *soak) send(ctx context.Context, org int) {
 	lastPing := map[*soakConn]time.Time{}
 	var budget float64
 	var k int
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		budget += perTick
-		for ; budget >= 1; budget-- {
+		if !running(ctx) {
+			return
+		}
+		// By the clock, not per tick: a ticker drops the ticks a starved loop misses, and the
+		// offered rate would fall with them, unseen. At most a tenth of a second behind, though:
+		// a loop that cannot keep up sends less (SentPerSec says so) rather than a backlog that
+		// grows, bursts when the loop runs again, and runs on past the end.
+		now := time.Now()
+		budget = min(budget+perSec*now.Sub(last).Seconds(), max(perSec/10, 1))
+		last = now
+		for ; budget >= 1 && running(ctx); budget-- {
 			k++
 			from := members[k%len(members)]
 			if now := time.Now(); now.Sub(lastPing[from]) >= 10*time.Second {

@@ -11,6 +11,7 @@ var ConfigVars = []string{
 	"WORKOS_CLIENT_ID", "MINTS_PER_SECOND", "MINT_BURST", "SUPABASE_JWT_SECRET", "ALLOWED_ORIGINS",
 	// routers
 	"CONN_JWT_PUBLIC_KEY", "CONN_JWKS_URL", "JWT_LEEWAY_SECONDS", "JWT_MAX_TTL_SECONDS", "TRUSTED_PROXIES",
+	"MAX_SESSION_SECONDS",
 	// the Worker's limits (the Go proxy takes flags; Wrangler clears wrangler.jsonc's names itself)
 	"MAX_CONNS_PER_USER", "MAX_CONNS_PER_ORG", "MESSAGES_PER_SECOND", "MESSAGE_BURST",
 }

@@ -38,8 +38,10 @@ type Config struct {
 
 // Case is one token and the verdict both implementations must reach.
 type Case struct {
-	Name     string    `json:"name"`
-	Kind     string    `json:"kind"` // "handshake" or "publish"
+	Name string `json:"name"`
+	// Kind is "handshake" (a socket's token), or the service route the token is presented to,
+	// named by its scope: "publish", "presence" or "disconnect".
+	Kind     string    `json:"kind"`
 	Now      int64     `json:"now"`
 	Token    string    `json:"token"`
 	Want     string    `json:"want"` // "ok" or a reason code
@@ -402,7 +404,72 @@ func Generate(keysDir string) (*File, error) {
 		pubBad("publish_missing_orgId", "missing_claim", pub.with("orgId", del)),
 		pubBad("publish_expired", "expired", pub.with("exp", now-10, "iat", now-70, "nbf", now-70)),
 	)
+	addServiceCases(add, func(text string) string { return raw(A, hA, text) }, pub, b)
 	return f, nil
+}
+
+// addServiceCases are the scope-list cases of every service route (docs/reason-codes.md#scopes):
+// each route accepts a list naming it, refuses one that does not and every malformed list, and
+// never takes a handshake token.
+func addServiceCases(add func(...Case), signText func(string) string, pub claims, handshake func(string) claims) {
+	sign := func(c claims) string { return signText(c.json()) }
+	okAs := func(kind, name string, c claims) Case {
+		cs := ok(name, sign(c), c)
+		cs.Kind = kind
+		return cs
+	}
+	badAs := func(kind, name, want string, c claims) Case {
+		cs := bad(name, want, sign(c))
+		cs.Kind = kind
+		return cs
+	}
+	name32, names16 := strings.Repeat("a", 32), strings.TrimSpace(strings.Repeat("x ", 15))
+	add(
+		okAs("publish", "publish_in_scope_list", pub.with("jti", "svc-list-pub", "scope", "publish presence disconnect")),
+		okAs("publish", "publish_scope_unknown_names_allowed", pub.with("jti", "svc-unknown", "scope", "future_thing publish")),
+		badAs("publish", "publish_scope_list_without_publish", "wrong_scope", pub.with("jti", "svc-nopub", "scope", "presence disconnect")),
+	)
+	for _, route := range []string{contract.ScopePresence, contract.ScopeDisconnect} {
+		r := func(name string) string { return route + "_" + name }
+		c := func(jti string, kv ...any) claims { return pub.with(append([]any{"jti", route + "-" + jti}, kv...)...) }
+		other := contract.ScopePresence
+		if route == other {
+			other = contract.ScopeDisconnect
+		}
+		add(
+			okAs(route, r("scope_alone"), c("alone", "scope", route)),
+			okAs(route, r("scope_in_list"), c("list", "scope", "publish presence disconnect")),
+			okAs(route, r("scope_duplicated"), c("dup", "scope", route+" "+route)),
+			okAs(route, r("scope_16_names_last"), c("16", "scope", names16+" "+route)),
+			okAs(route, r("scope_with_32_char_name"), c("32", "scope", name32+" "+route)),
+		)
+		esc := c("esc", "scope", route)
+		escaped := okAs(route, r("scope_escaped"), esc)
+		// The list is judged after unescaping, as JSON.parse gives it to the Worker.
+		escaped.Token = signText(strings.Replace(esc.json(), `"scope":"`+route+`"`, `"scope":"`+route[:2]+`\u00`+fmt.Sprintf("%x", route[2])+route[3:]+`"`, 1))
+		add(escaped,
+			badAs(route, r("publish_only_token"), "wrong_scope", c("pubonly", "scope", "publish")),
+			badAs(route, r("other_route_scope"), "wrong_scope", c("other", "scope", other)),
+			badAs(route, r("scope_missing"), "wrong_scope", c("missing", "scope", del)),
+			badAs(route, r("scope_null"), "wrong_scope", c("null", "scope", nil)),
+			badAs(route, r("scope_empty"), "wrong_scope", c("empty", "scope", "")),
+			badAs(route, r("scope_array"), "wrong_scope", c("array", "scope", []string{route})),
+			badAs(route, r("scope_number"), "wrong_scope", c("number", "scope", 1)),
+			badAs(route, r("scope_leading_space"), "wrong_scope", c("lead", "scope", " "+route)),
+			badAs(route, r("scope_trailing_space"), "wrong_scope", c("trail", "scope", route+" ")),
+			badAs(route, r("scope_double_space"), "wrong_scope", c("double", "scope", "publish  "+route)),
+			badAs(route, r("scope_tab_separated"), "wrong_scope", c("tab", "scope", "publish\t"+route)),
+			badAs(route, r("scope_comma_separated"), "wrong_scope", c("comma", "scope", "publish,"+route)),
+			badAs(route, r("scope_upper_case"), "wrong_scope", c("upper", "scope", strings.ToUpper(route))),
+			badAs(route, r("scope_17_names"), "wrong_scope", c("17", "scope", names16+" x "+route)),
+			badAs(route, r("scope_33_char_name"), "wrong_scope", c("33", "scope", name32+"a "+route)),
+			badAs(route, r("scope_prefix_of_name"), "wrong_scope", c("prefix", "scope", route+"_all")),
+			badAs(route, r("handshake_token"), "wrong_scope", handshake("jti-hs-as-"+route)),
+			badAs(route, r("missing_sub"), "missing_claim", c("nosub", "sub", del, "scope", route)),
+			badAs(route, r("orgId_path_chars"), "invalid_claim", c("orgpath", "orgId", "org/../x", "scope", route)),
+			badAs(route, r("expired"), "expired", c("exp", "scope", route, "exp", now-10, "iat", now-70, "nbf", now-70)),
+		)
+	}
 }
 
 func itoa(n int64) string { return fmt.Sprint(n) }

@@ -18,11 +18,14 @@ export interface Admission {
   subprotocol: string;
 }
 
-/** Why the DO refused a connect: a jti refusal (401), or a cap (429 too_many_connections). */
-export type ConnectRefusal = JtiRefusal | "too_many_connections";
+/**
+ * Why the DO refused a connect: a jti refusal (401), a cap (429 too_many_connections), or a
+ * block set by POST /orgs/{org}/disconnect (403 revoked).
+ */
+export type ConnectRefusal = JtiRefusal | "too_many_connections" | "revoked";
 
 /** The status of each refusal, on the DO's answer and at the edge alike (docs/reason-codes.md). */
-export const REFUSAL_STATUS: Record<ConnectRefusal, number> = { replayed: 401, expired: 401, too_many_connections: 429 };
+export const REFUSAL_STATUS: Record<ConnectRefusal, number> = { replayed: 401, expired: 401, too_many_connections: 429, revoked: 403 };
 
 const HEADER = "X-Office-Admission";
 const KEYS: Record<keyof Admission, "string" | "number"> = {

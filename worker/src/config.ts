@@ -17,6 +17,11 @@ export interface Limits {
   messagesPerSecond: number;
   /** MESSAGE_BURST: messages a socket may send at once before the rate applies. Defaults to 100. */
   messageBurst: number;
+  /**
+   * MAX_SESSION_SECONDS: a socket's age limit; at accept + this × uniform(0.9, 1.1) it is closed
+   * with 4001 reauth_required and the client reconnects with a fresh token. Defaults to 0 (off).
+   */
+  maxSessionSeconds: number;
 }
 
 let cached: { sig: string; cfg: Promise<RouterConfig> } | undefined;
@@ -38,7 +43,7 @@ function positive(name: string, raw: string | undefined, dflt: number): number {
 }
 
 /** The limit variables; absent or empty means the default. */
-type LimitVars = Partial<Pick<Env, "MAX_CONNS_PER_USER" | "MAX_CONNS_PER_ORG" | "MESSAGES_PER_SECOND" | "MESSAGE_BURST">>;
+type LimitVars = Partial<Pick<Env, "MAX_CONNS_PER_USER" | "MAX_CONNS_PER_ORG" | "MESSAGES_PER_SECOND" | "MESSAGE_BURST" | "MAX_SESSION_SECONDS">>;
 
 /** The limits from the environment; a bad value throws an error that names the variable. */
 export function limitsFromEnv(env: LimitVars): Limits {
@@ -47,6 +52,7 @@ export function limitsFromEnv(env: LimitVars): Limits {
     maxConnsPerOrg: positive("MAX_CONNS_PER_ORG", env.MAX_CONNS_PER_ORG, 10000),
     messagesPerSecond: positive("MESSAGES_PER_SECOND", env.MESSAGES_PER_SECOND, 50),
     messageBurst: positive("MESSAGE_BURST", env.MESSAGE_BURST, 100),
+    maxSessionSeconds: seconds("MAX_SESSION_SECONDS", env.MAX_SESSION_SECONDS, 0),
   };
 }
 
@@ -82,7 +88,7 @@ async function build(env: Env): Promise<RouterConfig> {
 /** The validated config; a bad variable rejects with an error that names it (never its value). */
 export function getConfig(env: Env): Promise<RouterConfig> {
   const sig = [env.JWT_ISSUER, env.JWT_AUDIENCE, env.CONN_JWT_PUBLIC_KEY, env.ALLOWED_ORIGINS, env.JWT_LEEWAY_SECONDS, env.JWT_MAX_TTL_SECONDS,
-    env.MAX_CONNS_PER_USER, env.MAX_CONNS_PER_ORG, env.MESSAGES_PER_SECOND, env.MESSAGE_BURST].join("\u0000");
+    env.MAX_CONNS_PER_USER, env.MAX_CONNS_PER_ORG, env.MESSAGES_PER_SECOND, env.MESSAGE_BURST, env.MAX_SESSION_SECONDS].join("\u0000");
   if (cached?.sig !== sig) {
     const cfg = build(env);
     cfg.catch(() => {

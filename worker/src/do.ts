@@ -3,9 +3,10 @@
 // socket's tag, and used jtis live in SQLite, so nothing is lost when the object is evicted.
 // Protocol: docs/protocol.md.
 //
-// The edge (index.ts) calls it over RPC for publish() and jtiUsed(); fetch() is only the WebSocket
-// upgrade (admission.ts says why). Everything about the org's sockets lives here: accept, presence,
-// messages, limits, liveness, and finding a user's sockets (ctx.getWebSockets(userId)).
+// The edge (index.ts) calls it over RPC for publish(), presence(), disconnectUser() and the
+// pre-flight's preflight(); fetch() is only the WebSocket upgrade (admission.ts says why).
+// Everything about the org's sockets lives here: accept, presence, messages, limits, liveness,
+// session age, blocks (blocks.ts), and finding a user's sockets (ctx.getWebSockets(userId)).
 //
 // Cost stays flat in org size: a user's sockets are found with ctx.getWebSockets(userId), a
 // broadcast sends to ctx.getWebSockets() without decoding attachments, and the presence roster
@@ -15,7 +16,9 @@
 // socket, is sent just after the 101 rather than before it (announceJoin).
 import { DurableObject } from "cloudflare:workers";
 import { readAdmission, refusalResponse, type Admission, type ConnectRefusal } from "./admission";
+import { BlockStore } from "./blocks";
 import { limitsFromEnv, type Limits } from "./config";
+import { CLOSE_REAUTH_REQUIRED, DISCONNECT_REASON, type DisconnectCode } from "./disconnect";
 import { SUBPROTOCOL } from "./extract";
 import { tooBig } from "./frames";
 import { JtiStore, type JtiRefusal, type RowCounts } from "./jti";
@@ -49,6 +52,8 @@ interface Attachment {
   closingAt?: number;
   /** Set once the socket's end was handled, so that it never announces a second leave. */
   ended?: boolean;
+  /** Unix ms at which the socket's session ends (MAX_SESSION_SECONDS with jitter); absent when off. */
+  deadline?: number;
 }
 
 /**
@@ -56,6 +61,20 @@ interface Attachment {
  * loses its class, and the edge maps reasons to statuses in one place (errors.ts).
  */
 export type PublishResult = { ok: true; delivered: number } | { ok: false; reason: JtiRefusal };
+
+/** One present user as GET /orgs/{org}/presence shows it. */
+export interface PresenceUser {
+  userId: string;
+  role: string;
+  connections: number;
+}
+
+/** The answers of presence() and disconnectUser(): refusals are values, as for publish(). */
+export type PresenceResult = { ok: true; users: PresenceUser[] } | { ok: false; reason: JtiRefusal };
+export type DisconnectResult = { ok: true; disconnected: number } | { ok: false; reason: JtiRefusal };
+
+/** Why preflight() would refuse a handshake: the jti is spent, or the user is blocked. */
+export type PreflightRefusal = "replayed" | "revoked";
 
 /** The answer of accept(): the 101 with the client end, or why not. */
 export type ConnectResult = { ok: true; response: Response } | { ok: false; reason: ConnectRefusal };
@@ -73,9 +92,14 @@ interface Bucket {
 export class WebSocketServer extends DurableObject<Env> {
   /** Used jtis of this org (jti.ts); public for the store tests. */
   readonly jtis: JtiStore;
-  private readonly limits: Limits;
+  /** Users blocked by a disconnect call (blocks.ts); public for the tests. */
+  readonly blocks: BlockStore;
+  /** From the environment; public so that a test can shorten maxSessionSeconds of one instance. */
+  limits: Limits;
   /** userId → role of each present user; built on first use after a wake-up. */
   private roster: Map<string, string> | undefined;
+  /** The roster's user ids in byte order (the welcome's order); undefined: sort the roster again. */
+  private sortedUsers: string[] | undefined;
   /** The roster as the welcome's presence entries, comma-separated JSON; undefined: rebuild it. */
   private presenceJson: string | undefined;
   /** Sockets the runtime lists for this object, counted once per wake-up, then kept (orgFull). */
@@ -88,6 +112,8 @@ export class WebSocketServer extends DurableObject<Env> {
   private readonly buckets = new WeakMap<WebSocket, Bucket>();
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
   private alarmArmed: boolean | undefined;
+  /** Unix ms of the armed alarm, when this instance set or read it. */
+  private alarmAt: number | undefined;
   /** A new user's `join`, accepted but not yet sent to the others (announceJoin says why). */
   private pendingJoin: { text: string; except: WebSocket } | undefined;
   /** Rows of the last connect's SQL, for the cost table in docs/performance.md. */
@@ -96,6 +122,7 @@ export class WebSocketServer extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.jtis = new JtiStore(ctx.storage.sql);
+    this.blocks = new BlockStore(ctx.storage.sql);
     this.limits = limitsFromEnv(env);
     // A text "ping" is answered without waking a hibernated object; its time is our liveness signal.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -113,10 +140,57 @@ export class WebSocketServer extends DurableObject<Env> {
     return res.ok ? res.response : refusalResponse(res.reason);
   }
 
-  /** Read-only replay check for the pre-flight: true when the jti is in use. */
-  async jtiUsed(jti: string): Promise<boolean> {
+  /**
+   * The pre-flight's read-only checks; spends nothing. The block comes first, unlike in the
+   * handshake: a browser asks the pre-flight with the token its refused upgrade already spent, so
+   * with the handshake's order a blocked user would only ever learn "replayed".
+   */
+  async preflight(jti: string, userId: string): Promise<PreflightRefusal | null> {
     this.flushJoin();
-    return this.jtis.used(jti, Math.floor(Date.now() / 1000));
+    const now = Date.now();
+    if (this.blocks.blocked(userId, now)) return "revoked";
+    return this.jtis.used(jti, Math.floor(now / 1000)) ? "replayed" : null;
+  }
+
+  /**
+   * GET /orgs/{org}/presence: who is online, as a new socket's welcome shows it, with each user's
+   * count of present sockets. The service token is single-use, as for publish.
+   */
+  async presence(jti: string, until: number): Promise<PresenceResult> {
+    this.flushJoin();
+    const refused = this.jtis.use(jti, until, Math.floor(Date.now() / 1000));
+    if (refused) return { ok: false, reason: refused };
+    const roster = this.getRoster();
+    const users = this.users().map((userId) => ({
+      userId,
+      role: roster.get(userId)!,
+      connections: this.ctx.getWebSockets(userId).filter((w) => !this.attachment(w).ended).length,
+    }));
+    return { ok: true, users };
+  }
+
+  /**
+   * POST /orgs/{org}/disconnect: (1) with blockSeconds > 0, block the user's new handshakes in
+   * this org until now + blockSeconds, never shortening a block; (2) close each of the user's
+   * sockets here with `code`, which leaves presence at once (as a dead socket does: the user is
+   * gone for the org now, whether or not the peer finishes the close); (3) count them.
+   */
+  async disconnectUser(jti: string, until: number, userId: string, code: DisconnectCode, blockSeconds: number): Promise<DisconnectResult> {
+    this.flushJoin();
+    const now = Date.now();
+    const refused = this.jtis.use(jti, until, Math.floor(now / 1000));
+    if (refused) return { ok: false, reason: refused };
+    if (blockSeconds > 0) this.blocks.block(userId, now + blockSeconds * 1000, now);
+    let disconnected = 0;
+    for (const ws of this.ctx.getWebSockets(userId)) {
+      const att = this.attachment(ws);
+      if (att.ended) continue;
+      // A socket the server was already closing (1008, 1009) leaves too, but is not counted:
+      // n is the sockets this call closed, as in the Go hub.
+      if (!att.closing) disconnected++;
+      await this.closeNow(ws, code, DISCONNECT_REASON[code]);
+    }
+    return { ok: true, disconnected };
   }
 
   /**
@@ -142,6 +216,8 @@ export class WebSocketServer extends DurableObject<Env> {
     const refused = this.jtis.use(who.jti, who.replayUntil, Math.floor(att.connectedAt / 1000), rows);
     this.lastConnectRows = rows;
     if (refused) return { ok: false, reason: refused };
+    // After the jti is spent, so that a replay of the same token stays "replayed".
+    if (this.blocks.blocked(att.userId, att.connectedAt)) return { ok: false, reason: "revoked" };
     // From the runtime's own list (the org's through a count kept from it: orgFull), so the caps
     // survive hibernation. Sockets still closing count.
     if (this.ctx.getWebSockets(att.userId).length >= this.limits.maxConnsPerUser || this.orgFull()) {
@@ -150,6 +226,7 @@ export class WebSocketServer extends DurableObject<Env> {
 
     const roster = this.getRoster();
     const alreadyOnline = roster.has(att.userId);
+    att.deadline = this.sessionDeadline(att.connectedAt);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [att.userId]);
@@ -158,9 +235,9 @@ export class WebSocketServer extends DurableObject<Env> {
     this.attachments.set(server, att);
     if (!alreadyOnline) this.addPresence(att.userId, att.role);
     const head = JSON.stringify({ type: "welcome", connectionId: att.connectionId, userId: att.userId, orgId: att.orgId, role: att.role });
-    server.send(`${head.slice(0, -1)},"presence":[${this.presence()}]}`);
+    server.send(`${head.slice(0, -1)},"presence":[${this.presenceEntries()}]}`);
     if (!alreadyOnline) this.announceJoin(server, JSON.stringify({ type: "presence", event: "join", userId: att.userId, role: att.role }));
-    await this.armAlarm();
+    await this.armAlarm(att.deadline);
     logEvent("connect", { org: att.orgId, user: att.userId, connection: att.connectionId, rowsRead: rows.read, rowsWritten: rows.written });
     const headers: HeadersInit = who.subprotocol === SUBPROTOCOL ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {};
     return { ok: true, response: new Response(null, { status: 101, webSocket: client, headers }) };
@@ -221,13 +298,18 @@ export class WebSocketServer extends DurableObject<Env> {
   async alarm(): Promise<void> {
     this.flushJoin();
     const now = Date.now();
+    const nextDeadline = await this.expireSessions(now);
     await this.sweep(now);
     this.jtis.collect(Math.floor(now / 1000));
+    this.blocks.collect(now);
     // The alarm that is running is spent: schedule the next one directly.
     this.alarmArmed = false;
+    this.alarmAt = undefined;
     if (this.ctx.getWebSockets().some((w) => !this.attachment(w).ended)) {
-      await this.ctx.storage.setAlarm(now + PING_PERIOD_MS);
+      const at = Math.min(now + PING_PERIOD_MS, nextDeadline);
+      await this.ctx.storage.setAlarm(at);
       this.alarmArmed = true;
+      this.alarmAt = at;
     }
   }
 
@@ -253,6 +335,45 @@ export class WebSocketServer extends DurableObject<Env> {
       closed++;
     }
     return closed;
+  }
+
+  /**
+   * Closes, with 4001 reauth_required, every socket whose session deadline has passed at `now`
+   * (Unix ms); returns the earliest deadline still ahead (Infinity when none), for the next alarm.
+   */
+  async expireSessions(now: number): Promise<number> {
+    let next = Infinity;
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = this.attachment(ws);
+      if (att.ended || att.closing || att.deadline === undefined) continue;
+      if (att.deadline > now) {
+        next = Math.min(next, att.deadline);
+        continue;
+      }
+      await this.closeNow(ws, CLOSE_REAUTH_REQUIRED, DISCONNECT_REASON[CLOSE_REAUTH_REQUIRED]);
+    }
+    return next;
+  }
+
+  /** The session deadline of a socket accepted at `acceptedAt`: MAX_SESSION_SECONDS × uniform(0.9, 1.1), or none. */
+  private sessionDeadline(acceptedAt: number): number | undefined {
+    const max = this.limits.maxSessionSeconds;
+    if (max <= 0) return undefined;
+    // Jitter, so that sockets opened together (after a deploy, say) do not all reconnect together.
+    return acceptedAt + Math.round(max * 1000 * (0.9 + 0.2 * Math.random()));
+  }
+
+  /**
+   * A close the server decides for the org's sake (disconnect, session age): the socket leaves
+   * presence now, its later frames are dropped, and its peer's close reply changes nothing.
+   */
+  private async closeNow(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code, reason);
+    } catch {
+      // already closing
+    }
+    await this.ended(ws, code);
   }
 
   /** A close the server starts; the socket stays present until the close completes (webSocketClose). */
@@ -291,14 +412,19 @@ export class WebSocketServer extends DurableObject<Env> {
     if (!this.ctx.getWebSockets().some((w) => w !== ws && !this.attachment(w).ended)) {
       await this.ctx.storage.deleteAlarm();
       this.alarmArmed = false;
+      this.alarmAt = undefined;
     }
   }
 
-  private async armAlarm(): Promise<void> {
-    if (this.alarmArmed) return;
+  /** Arms the alarm within PING_PERIOD_MS, and no later than `deadline` (a new socket's session end). */
+  private async armAlarm(deadline?: number): Promise<void> {
+    if (this.alarmArmed && (deadline === undefined || (this.alarmAt !== undefined && this.alarmAt <= deadline))) return;
     if (!this.ctx.getWebSockets().some((w) => !this.attachment(w).ended)) return;
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + PING_PERIOD_MS);
+    const current = await this.ctx.storage.getAlarm();
+    const at = Math.min(current ?? Date.now() + PING_PERIOD_MS, deadline ?? Infinity);
+    if (at !== current) await this.ctx.storage.setAlarm(at);
     this.alarmArmed = true;
+    this.alarmAt = at;
   }
 
   /** Token bucket: MESSAGE_BURST at once, MESSAGES_PER_SECOND steady. */
@@ -343,26 +469,69 @@ export class WebSocketServer extends DurableObject<Env> {
   }
 
   /**
-   * The welcome's presence entries, comma-separated, in the roster's order. Built from the roster
-   * once per wake-up, then edited as users come and go: an append on a join, a cut on a leave.
-   * Rebuilding it is O(users) JSON encoding (about 3 ms at 10,000 users), which would land on the
-   * next connect; the edits are O(bytes) string work, and a leave is O(sockets) anyway.
+   * The welcome's presence entries, comma-separated, sorted by user id (byte order, as the Go
+   * hub's welcome and GET /orgs/{org}/presence). Built from the roster once per wake-up, then
+   * edited as users come and go: an insert before the next user's entry on a join, a cut on a
+   * leave. Rebuilding it is O(users) JSON encoding (about 3 ms at 10,000 users), which would land
+   * on the next connect; the edits are O(bytes) string work, and a leave is O(sockets) anyway.
    */
-  private presence(): string {
-    this.presenceJson ??= [...this.getRoster()].map(([userId, role]) => presenceEntry(userId, role)).join(",");
+  private presenceEntries(): string {
+    const roster = this.getRoster();
+    this.presenceJson ??= this.users().map((userId) => presenceEntry(userId, roster.get(userId)!)).join(",");
     return this.presenceJson;
   }
 
+  /** The roster's user ids in byte order (ids are ASCII, so string order is byte order). */
+  private users(): string[] {
+    this.sortedUsers ??= [...this.getRoster().keys()].sort();
+    return this.sortedUsers;
+  }
+
+  /** Where `userId` stands, or would stand, in the sorted `users` (binary search). */
+  private static rank(users: string[], userId: string): number {
+    let lo = 0;
+    let hi = users.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (users[mid] < userId) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   private addPresence(userId: string, role: string): void {
-    this.getRoster().set(userId, role);
+    const roster = this.getRoster();
+    roster.set(userId, role);
+    const users = this.sortedUsers;
+    if (users === undefined) {
+      this.presenceJson = undefined;
+      return;
+    }
+    const at = WebSocketServer.rank(users, userId);
+    users.splice(at, 0, userId);
+    const json = this.presenceJson;
+    if (json === undefined) return;
     const entry = presenceEntry(userId, role);
-    if (this.presenceJson !== undefined) this.presenceJson = this.presenceJson === "" ? entry : `${this.presenceJson},${entry}`;
+    if (at === users.length - 1) {
+      this.presenceJson = json === "" ? entry : `${json},${entry}`;
+      return;
+    }
+    // Before the next user's entry, found as dropPresence finds an entry.
+    const next = users[at + 1];
+    const i = json.indexOf(presenceEntry(next, roster.get(next)!));
+    this.presenceJson = i < 0 ? undefined : `${json.slice(0, i)}${entry},${json.slice(i)}`;
   }
 
   private dropPresence(userId: string): void {
     const role = this.roster?.get(userId);
     if (role === undefined) return;
     this.roster!.delete(userId);
+    const users = this.sortedUsers;
+    if (users !== undefined) {
+      const at = WebSocketServer.rank(users, userId);
+      if (users[at] === userId) users.splice(at, 1);
+      else this.sortedUsers = undefined;
+    }
     const json = this.presenceJson;
     if (json === undefined) return;
     // An entry's text occurs only where it stands: inside a JSON string a quote is escaped.
@@ -393,11 +562,12 @@ export class WebSocketServer extends DurableObject<Env> {
   /**
    * Present users and their roles, decoded once per wake-up. The runtime lists sockets in no
    * particular order, so each user takes the role of their earliest present connection (the Go
-   * hub's online[user][0]) and users are listed in the order of that connection.
+   * hub's online[user][0]); the welcome sorts users by id (users()).
    */
   private getRoster(): Map<string, string> {
     if (!this.roster) {
       this.presenceJson = undefined;
+      this.sortedUsers = undefined;
       const first = new Map<string, Attachment>();
       for (const ws of this.ctx.getWebSockets()) {
         const att = this.attachment(ws);
@@ -410,6 +580,7 @@ export class WebSocketServer extends DurableObject<Env> {
     }
     return this.roster;
   }
+
 
   /**
    * A new user's join goes to every other socket: O(sockets), the one part of a connect that grows

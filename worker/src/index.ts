@@ -8,12 +8,16 @@ import { extractToken } from "./extract";
 import { HttpError, toHttpError } from "./errors";
 import { MAX_MESSAGE_BYTES } from "./frames";
 import { logEvent } from "./log";
+import { parseDisconnectBody } from "./disconnect";
 import { parsePublishBody, readBody } from "./publish";
-import { isValidId, TokenError, verifyHandshake, verifyPublish } from "./verify";
+import { isValidId, TokenError, verifyHandshake, verifyService, type PublishIdentity, type ServiceScope } from "./verify";
 
 export { WebSocketServer } from "./do";
 
-const ROUTE = /^\/orgs\/([^/]+)\/(ws|publish)$/;
+const ROUTE = /^\/orgs\/([^/]+)\/(ws|publish|presence|disconnect)$/;
+
+/** The method of each service route; its scope is the route's name. */
+const SERVICE_METHOD: Record<ServiceScope, "GET" | "POST"> = { publish: "POST", presence: "GET", disconnect: "POST" };
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -59,8 +63,10 @@ async function handleSocket(request: Request, env: Env, cfg: RouterConfig, pathO
   if (id.orgId !== pathOrg) throw new HttpError(403, "org_mismatch");
   const stub = env.WEBSOCKET_SERVER.get(env.WEBSOCKET_SERVER.idFromName(id.orgId));
   if (!upgrade) {
-    // Pre-flight: same checks, replay included, but the jti is not consumed (docs/protocol.md).
-    if (await stub.jtiUsed(id.jti)) throw new TokenError("replayed");
+    // Pre-flight: same checks, replay and block included, but the jti is not consumed (docs/protocol.md).
+    const refused = await stub.preflight(id.jti, id.userId);
+    if (refused === "revoked") throw new HttpError(403, "revoked");
+    if (refused) throw new TokenError(refused);
     return json(200, { ok: true, userId: id.userId, orgId: id.orgId, role: id.role, expiresAt: id.expiresAt }, cors);
   }
   const res = await stub.fetch(
@@ -77,23 +83,49 @@ async function handleSocket(request: Request, env: Env, cfg: RouterConfig, pathO
   // The DO's own refusals (replayed, expired, too_many_connections) go through the one mapping.
   const reason = await readRefusal(res);
   if (reason === undefined) throw new Error(`Durable Object answered the upgrade with ${res.status}`);
-  throw reason === "too_many_connections" ? new HttpError(REFUSAL_STATUS[reason], reason) : new TokenError(reason);
+  if (reason === "replayed" || reason === "expired") throw new TokenError(reason);
+  throw new HttpError(REFUSAL_STATUS[reason], reason);
 }
 
-async function handlePublish(request: Request, env: Env, cfg: RouterConfig, pathOrg: string): Promise<Response> {
-  if (request.method !== "POST") throw new HttpError(405, "method_not_allowed", { Allow: "POST" });
+/**
+ * The edge checks of every service route (publish, presence, disconnect): the route's method,
+ * `Authorization: Bearer` only, a service token whose scope names the route, its org the path's.
+ */
+async function authorizeService(request: Request, cfg: RouterConfig, pathOrg: string, scope: ServiceScope): Promise<PublishIdentity> {
+  const method = SERVICE_METHOD[scope];
+  if (request.method !== method) throw new HttpError(405, "method_not_allowed", { Allow: method });
   const auth = request.headers.get("Authorization") ?? "";
   const m = /^Bearer +(\S+)\s*$/i.exec(auth.trim());
   if (auth === "") throw new TokenError("missing_token");
   if (!m) throw new TokenError("malformed");
-  const id = await verifyPublish(m[1], cfg, nowSeconds());
+  const id = await verifyService(m[1], cfg, nowSeconds(), scope);
   if (id.orgId !== pathOrg) throw new HttpError(403, "org_mismatch");
-  const body = parsePublishBody(await readBody(request, MAX_MESSAGE_BYTES));
+  return id;
+}
+
+async function handleService(request: Request, env: Env, cfg: RouterConfig, pathOrg: string, scope: ServiceScope): Promise<Response> {
+  const id = await authorizeService(request, cfg, pathOrg, scope);
+  // Read before the DO is reached: a bad body spends no jti and closes or delivers nothing.
+  const text = scope === "presence" ? "" : await readBody(request, MAX_MESSAGE_BYTES);
   const stub = env.WEBSOCKET_SERVER.get(env.WEBSOCKET_SERVER.idFromName(id.orgId));
-  // Single-use, like handshake tokens: the DO records the jti before delivering.
-  const res = await stub.publish(id.jti, id.expiresAt + cfg.leewaySeconds, body.to, body.data);
+  // Service tokens are single-use, like handshake tokens: the DO records the jti before acting.
+  const until = id.expiresAt + cfg.leewaySeconds;
+  if (scope === "publish") {
+    const body = parsePublishBody(text);
+    const res = await stub.publish(id.jti, until, body.to, body.data);
+    if (!res.ok) throw new TokenError(res.reason);
+    return json(200, { delivered: res.delivered });
+  }
+  if (scope === "presence") {
+    const res = await stub.presence(id.jti, until);
+    if (!res.ok) throw new TokenError(res.reason);
+    return json(200, { users: res.users });
+  }
+  const body = parseDisconnectBody(text);
+  const res = await stub.disconnectUser(id.jti, until, body.userId, body.code, body.blockSeconds);
   if (!res.ok) throw new TokenError(res.reason);
-  return json(200, { delivered: res.delivered });
+  logEvent("disconnect", { org: id.orgId, user: body.userId, code: body.code, blockSeconds: body.blockSeconds, disconnected: res.disconnected });
+  return json(200, { disconnected: res.disconnected });
 }
 
 export default {
@@ -133,12 +165,12 @@ export default {
         });
       }
       if (m[2] === "ws") return await handleSocket(request, env, cfg, pathOrg, cors);
-      return await handlePublish(request, env, cfg, pathOrg);
+      return await handleService(request, env, cfg, pathOrg, m[2] as ServiceScope);
     } catch (e) {
       const err = toHttpError(e);
       // Structured, and never the token: the reason and the org of the path are enough to debug.
       if (route === "ws") logEvent("handshake_refused", { org: pathOrg, status: err.status, reason: err.code });
-      else if (route === "publish") logEvent("publish_refused", { org: pathOrg, status: err.status, reason: err.code });
+      else if (route !== undefined) logEvent(`${route}_refused`, { org: pathOrg, status: err.status, reason: err.code });
       return json(err.status, { error: err.code }, { ...corsHeaders(cfg, origin), ...err.headers });
     }
   },

@@ -1,6 +1,6 @@
 // The publish body: read under the limit while streaming, then parsed by the strict reader.
 import { HttpError } from "./errors";
-import { JSONError, parseTopObject } from "./json";
+import { JSONError, parseTopObject, type Value } from "./json";
 import { isValidId } from "./verify";
 
 /**
@@ -57,12 +57,10 @@ export async function readBody(request: Request, max: number, timeoutMs = BODY_R
 }
 
 /**
- * The publish body contract (docs/protocol.md): a JSON object with exactly the keys `data`
- * (required, any JSON value) and optionally `to` (a user id string), read by the tokens' strict
- * reader (the twin of verifier/publish.go). Anything else, case variants, duplicates at any depth
- * and `"to": null` included, is 400 bad_request and reaches no one.
+ * The members of a service route's body: exactly one JSON object, read by the tokens' strict
+ * reader, whose keys are all in `allowed` (exact, case included). Anything else is 400 bad_request.
  */
-export function parsePublishBody(text: string): { to: string | null; data: string } {
+export function parseBodyMembers(text: string, allowed: readonly string[]): Map<string, Value> {
   let members;
   try {
     members = parseTopObject(text);
@@ -70,7 +68,18 @@ export function parsePublishBody(text: string): { to: string | null; data: strin
     if (e instanceof JSONError) throw new HttpError(400, "bad_request");
     throw e;
   }
-  for (const k of members.keys()) if (k !== "data" && k !== "to") throw new HttpError(400, "bad_request");
+  for (const k of members.keys()) if (!allowed.includes(k)) throw new HttpError(400, "bad_request");
+  return members;
+}
+
+/**
+ * The publish body contract (docs/protocol.md): a JSON object with exactly the keys `data`
+ * (required, any JSON value) and optionally `to` (a user id string), read by the tokens' strict
+ * reader (the twin of verifier/publish.go). Anything else, case variants, duplicates at any depth
+ * and `"to": null` included, is 400 bad_request and reaches no one.
+ */
+export function parsePublishBody(text: string): { to: string | null; data: string } {
+  const members = parseBodyMembers(text, ["data", "to"]);
   const data = members.get("data");
   if (!data) throw new HttpError(400, "bad_request");
   const to = members.get("to");

@@ -36,6 +36,7 @@ export interface Identity {
   expiresAt: number;
 }
 
+/** Who a service token (publish, presence, disconnect) speaks for. */
 export interface PublishIdentity {
   sub: string;
   orgId: string;
@@ -203,12 +204,33 @@ export async function verifyHandshake(token: string, cfg: VerifyConfig, now: num
   return { userId, orgId, role, sub, jti, expiresAt: exp };
 }
 
-/** Verifies a backend publish token: scope "publish", no userId/role. */
-export async function verifyPublish(token: string, cfg: VerifyConfig, now: number): Promise<PublishIdentity> {
+/** The service routes and the scope name each one requires (docs/protocol.md). */
+export type ServiceScope = "publish" | "presence" | "disconnect";
+
+/**
+ * A `scope` claim: one to sixteen names of `[a-z_]`, each 1–32 long, separated by single spaces.
+ * Anything else (not a string, empty, a stray space, upper case) grants nothing.
+ */
+const SCOPE_LIST = /^[a-z_]{1,32}( [a-z_]{1,32}){0,15}$/;
+
+/** True when `scope` is a well-formed scope list that names `want`; unknown names are allowed. */
+export function scopeGrants(scope: Value | undefined, want: ServiceScope): boolean {
+  if (scope?.kind !== "string" || !SCOPE_LIST.test(scope.str!)) return false;
+  return scope.str!.split(" ").includes(want);
+}
+
+/**
+ * Verifies a backend service token for the route that needs `want`: rules 0–5f, then a scope
+ * list that names `want` (else wrong_scope), then sub/orgId/jti in the ID format. No userId/role.
+ */
+export async function verifyService(token: string, cfg: VerifyConfig, now: number, want: ServiceScope): Promise<PublishIdentity> {
   const p = await verifySignedToken(token, cfg);
   const { exp } = timeAndAudience(p, cfg, now);
-  if (str(present(p, "scope")) !== "publish") throw new TokenError("wrong_scope");
+  if (!scopeGrants(p.get("scope"), want)) throw new TokenError("wrong_scope");
   const [sub, orgId, jti] = idClaims(p, ["sub", "orgId", "jti"]);
   if (!ID.test(sub) || !ID.test(orgId) || !ID.test(jti)) throw new TokenError("invalid_claim");
   return { sub, orgId, jti, expiresAt: exp };
 }
+
+/** Verifies a backend publish token: a service token whose scope names "publish". */
+export const verifyPublish = (token: string, cfg: VerifyConfig, now: number): Promise<PublishIdentity> => verifyService(token, cfg, now, "publish");

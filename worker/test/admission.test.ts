@@ -51,7 +51,7 @@ describe("the DO's fetch", () => {
   ])("answers %s with 400 bad_request and records no jti", async (_name, req) => {
     const stub = orgStub("org-adm");
     expect(await errorOf(await stub.fetch(req))).toEqual([400, "bad_request"]);
-    expect(await stub.jtiUsed(who.jti)).toBe(false);
+    expect(await stub.preflight(who.jti, who.userId)).toBeNull();
   });
 
   it("maps its refusals to the reasons the edge maps to statuses", async () => {

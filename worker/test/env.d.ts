@@ -2,7 +2,7 @@
 export {};
 interface Vector {
   name: string;
-  kind: "handshake" | "publish";
+  kind: "handshake" | "publish" | "presence" | "disconnect";
   now: number;
   token: string;
   want: string;
@@ -17,6 +17,16 @@ declare global {
         cases: Vector[];
       };
       TEST_PRIVATE_KEY: string;
+      DISCONNECT_VECTORS: {
+        org: string;
+        online: string[];
+        cases: {
+          name: string;
+          body?: string;
+          bodyBase64?: string;
+          want: { status: number; error?: string; userId?: string; code?: number; blockSeconds?: number; disconnected?: number };
+        }[];
+      };
     }
   }
 }

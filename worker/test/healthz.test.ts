@@ -32,6 +32,8 @@ describe("/healthz", () => {
     ["org cap out of range", { MAX_CONNS_PER_ORG: "10000001" }, "MAX_CONNS_PER_ORG"],
     ["org cap not a number", { MAX_CONNS_PER_ORG: "lots" }, "MAX_CONNS_PER_ORG"],
     ["bad leeway", { JWT_LEEWAY_SECONDS: "five" }, "JWT_LEEWAY_SECONDS"],
+    ["session age over a day", { MAX_SESSION_SECONDS: "86401" }, "MAX_SESSION_SECONDS"],
+    ["session age not whole seconds", { MAX_SESSION_SECONDS: "1.5" }, "MAX_SESSION_SECONDS"],
     ["wildcard without a domain", { ALLOWED_ORIGINS: "https://*" }, "ALLOWED_ORIGINS"],
     // testdata/vectors/origins.json socketInvalid: valid for the issuer's CORS, never for sockets.
     ["a bare * for sockets", { ALLOWED_ORIGINS: "*" }, "would let any website"],

@@ -9,11 +9,12 @@ const wsURL = (org: string) => `https://router.test/orgs/${org}/ws`;
 
 describe("connection caps", () => {
   it("uses the proxy's defaults", () => {
-    expect(limitsFromEnv({ ...env, MAX_CONNS_PER_USER: undefined, MAX_CONNS_PER_ORG: "", MESSAGES_PER_SECOND: undefined, MESSAGE_BURST: undefined })).toEqual({
+    expect(limitsFromEnv({ ...env, MAX_CONNS_PER_USER: undefined, MAX_CONNS_PER_ORG: "", MESSAGES_PER_SECOND: undefined, MESSAGE_BURST: undefined, MAX_SESSION_SECONDS: undefined })).toEqual({
       maxConnsPerUser: 16,
       maxConnsPerOrg: 10000,
       messagesPerSecond: 50,
       messageBurst: 100,
+      maxSessionSeconds: 0,
     });
   });
 
@@ -22,6 +23,9 @@ describe("connection caps", () => {
     ["MAX_CONNS_PER_ORG", "-1"],
     ["MESSAGES_PER_SECOND", "fast"],
     ["MESSAGE_BURST", "1e3"],
+    ["MAX_SESSION_SECONDS", "86401"],
+    ["MAX_SESSION_SECONDS", "-1"],
+    ["MAX_SESSION_SECONDS", "1h"],
   ])("refuses %s=%s, naming the variable", (name, value) => {
     expect(() => limitsFromEnv({ ...env, [name]: value })).toThrow(name);
   });

@@ -32,8 +32,9 @@ describe("presence", () => {
 });
 
 describe("welcome", () => {
-  it("lists exactly the present users, in order of arrival, through joins and leaves", async () => {
-    // The object appends a join to the welcome's presence list and rebuilds it after a leave.
+  it("lists exactly the present users, sorted by user id, through joins and leaves", async () => {
+    // The object inserts a join into the welcome's presence list at its place and cuts a leave
+    // out; the order is the user ids' byte order, as the Go hub's and GET presence's.
     const org = "org-welcome-list";
     const open = async (u: string) => {
       const c = await connect(await userToken(u, org, u === "b" ? "admin" : "member"), org);
@@ -51,7 +52,7 @@ describe("welcome", () => {
     const d = await open("d");
     expect(d.presence).toEqual(["a", "c", "d"].map(entry));
     const b2 = await open("b");
-    expect(b2.presence).toEqual(["a", "c", "d", "b"].map(entry));
+    expect(b2.presence).toEqual(["a", "b", "c", "d"].map(entry)); // into the middle
     // The first and the last of the list leave.
     for (const x of [a, a2, b2]) x.c.close();
     for (const x of [a, a2, b2]) await x.c.closed;
@@ -64,7 +65,9 @@ describe("welcome", () => {
     expect(f.presence).toEqual(["f"].map(entry));
     const g = await open("g");
     expect(g.presence).toEqual(["f", "g"].map(entry));
-    for (const x of [f, g]) x.c.close();
+    const z = await open("Z"); // upper case sorts first in byte order: into the head
+    expect(z.presence).toEqual(["Z", "f", "g"].map(entry));
+    for (const x of [f, g, z]) x.c.close();
   });
 });
 

@@ -2,7 +2,7 @@
 // runs the same file through the Go verifier.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { importPublicKeys, TokenError, verifyHandshake, verifyPublish, type VerifyConfig } from "../src/verify";
+import { importPublicKeys, TokenError, verifyHandshake, verifyService, type VerifyConfig } from "../src/verify";
 
 const { config, cases } = env.VECTORS;
 
@@ -30,7 +30,8 @@ describe("shared handshake vectors", () => {
         const id = await verifyHandshake(c.token, cfg, c.now);
         identity = { userId: id.userId, orgId: id.orgId, role: id.role, sub: id.sub, jti: id.jti, expiresAt: id.expiresAt };
       } else {
-        const id = await verifyPublish(c.token, cfg, c.now);
+        // A service token, presented to the route its kind names (publish, presence, disconnect).
+        const id = await verifyService(c.token, cfg, c.now, c.kind);
         identity = { orgId: id.orgId, sub: id.sub, jti: id.jti, expiresAt: id.expiresAt };
       }
     } catch (e) {

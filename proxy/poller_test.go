@@ -26,21 +26,7 @@ func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
 	for i := range conns {
 		conns[i] = e.dial(fmt.Sprintf("u%d", i), fmt.Sprintf("org%d", i%7)).conn
 	}
-	settled := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			g := runtime.NumGoroutine() - before
-			if g < n/10 {
-				t.Logf("%s: %d goroutines for %d sockets", what, g, n)
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d goroutines for %d idle sockets, want none per socket", what, g, n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	settled := func(what string) { t.Helper(); waitNoGoroutinePerSocket(t, before, n, what) }
 	settled("after the handshakes")
 	for i, c := range conns {
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -58,6 +44,24 @@ func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
 		}
 	}
 	settled("after a ping on every socket")
+}
+
+// waitNoGoroutinePerSocket waits (10 s at most) until the process has fewer than n/10
+// goroutines more than before, with n idle sockets open.
+func waitNoGoroutinePerSocket(t *testing.T, before, n int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g := runtime.NumGoroutine() - before
+		if g < n/10 {
+			t.Logf("%s: %d goroutines for %d sockets", what, g, n)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d goroutines for %d idle sockets, want none per socket", what, g, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestFloodAfterCloseIsCut: a client that ignores our close frame and keeps sending is cut
@@ -219,18 +223,7 @@ func TestControlFramesLeaveNoGoroutine(t *testing.T) {
 			}
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		g := runtime.NumGoroutine() - before
-		if g < n/10 {
-			t.Logf("%d goroutines for %d sockets", g, n)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines for %d idle sockets that sent a ping or a split pong, want none per socket", g, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitNoGoroutinePerSocket(t, before, n, "after a ping or a split pong on every socket")
 	for i, conn := range conns { // and every socket still answers
 		if err := conn.WriteMessage(websocket.TextMessage, []byte("ping")); err != nil {
 			t.Fatal(err)

@@ -111,9 +111,12 @@ func rawConn(c net.Conn) syscall.RawConn {
 // its reader: a client that pings us (native clients do, on a timer) or whose pong arrived in
 // pieces would keep its reading goroutine, and its buffer, for as long as it stayed idle.
 func controlFrame(br *bufio.Reader) (op, n int, err error) {
+	// Bytes are copied out of each Peek before the next: a Peek that has to read may slide the
+	// buffered bytes to the front of the buffer, and an earlier slice then shows other bytes.
 	b, _ := br.Peek(1)
 	const fin, maskBit = 0x80, 0x80
-	if b[0] != fin|websocket.PingMessage && b[0] != fin|websocket.PongMessage {
+	b0 := b[0]
+	if b0 != fin|websocket.PingMessage && b0 != fin|websocket.PongMessage {
 		return 0, 0, nil
 	}
 	if b, err = br.Peek(2); err != nil {
@@ -126,7 +129,7 @@ func controlFrame(br *bufio.Reader) (op, n int, err error) {
 	if _, err = br.Peek(n); err != nil {
 		return 0, 0, err
 	}
-	return int(b[0] &^ fin), n, nil
+	return int(b0 &^ fin), n, nil
 }
 
 // controlPayload returns a copy of the unmasked payload of the complete control frame of

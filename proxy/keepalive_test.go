@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -157,6 +158,46 @@ func TestFramesSplitAnywhere(t *testing.T) {
 			}
 			c.conn.Close()
 			for range texts {
+			}
+		})
+	}
+}
+
+// TestControlFrameCompletedByALaterRead: a pong whose end comes in a later read than its
+// header, right after a text frame of the same length. The read that completes it moves the
+// buffered bytes to the front of the buffer, so a slice taken before it shows, at the pong's
+// old offset, the frame after the pong: read from there, the pong was taken for that frame, a
+// ping, and answered with the pong's own payload. Waiting for the text's answer before sending
+// the rest makes the split certain.
+func TestControlFrameCompletedByALaterRead(t *testing.T) {
+	text := frame(true, 0, websocket.TextMessage, []byte("ping"), true)
+	pong := frame(true, 0, websocket.PongMessage, []byte("zzzz"), true) // as long as text
+	ping := frame(true, 0, websocket.PingMessage, []byte("xyz12"), true)
+	for _, poller := range []bool{true, false} {
+		t.Run(fmt.Sprintf("poller=%v", poller), func(t *testing.T) {
+			e := newEnv(t, proxy.Config{})
+			if !poller {
+				proxy.WithoutPoller(e.p)
+			}
+			c := e.dial("u", "split")
+			c.next() // welcome
+			var got []string
+			c.conn.SetPongHandler(func(s string) error { got = append(got, s); return nil })
+			raw := c.conn.NetConn()
+			if _, err := raw.Write(append(slices.Clone(text), pong[:4]...)); err != nil {
+				t.Fatal(err)
+			}
+			if m := c.next(); m["raw"] != "pong" { // the text is read: the pong's start waits in the buffer
+				t.Fatalf("got %v, want pong", m)
+			}
+			if _, err := raw.Write(append(slices.Clone(pong[4:]), append(ping, text...)...)); err != nil {
+				t.Fatal(err)
+			}
+			if m := c.next(); m["raw"] != "pong" { // the pongs the client received were handled meanwhile
+				t.Fatalf("got %v, want pong", m)
+			}
+			if len(got) != 1 || got[0] != "xyz12" {
+				t.Fatalf("pongs received %q, want one answering the ping, \"xyz12\"", got)
 			}
 		})
 	}

@@ -91,7 +91,7 @@ go test -race -c -o "$stressdir/proxy.test" ./proxy
 hog=$!
 stress_rc=0
 "$stressdir/proxy.test" -test.short -test.count=20 -test.cpu=1,2 \
-  -test.run '^(TestChurn|TestLeaveAfterCloseRightAfterWelcome|TestShutdownWhileConnecting|TestHTTPLevelAbuse|TestSlowloris|TestFrameLevelAbuse|TestFrameAbuse|TestPongsAndMessagesInterleave|TestFloodAfterCloseIsCut)$' || stress_rc=$?
+  -test.run '^(TestChurn|TestLeaveAfterCloseRightAfterWelcome|TestShutdownWhileConnecting|TestHTTPLevelAbuse|TestSlowloris|TestFrameLevelAbuse|TestFrameAbuse|TestPongsAndMessagesInterleave|TestFloodAfterCloseIsCut|TestFramesSplitAnywhere|TestControlFrameCompletedByALaterRead)$' || stress_rc=$?
 touch "$stressdir/stop"
 wait "$hog" || stress_rc=1
 rm -rf "$stressdir"

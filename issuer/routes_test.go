@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -170,6 +171,14 @@ func TestRouteAnswers(t *testing.T) {
 			sort.Strings(hk)
 			fmt.Fprintf(&got, "%s %s %s [%s]\n\t%s\n", mode.name, rq.method, rq.target, strings.Join(hk, " "),
 				rawAnswer(t, addr, rq.method, rq.target, rq.hdr, jwks))
+		}
+		// The metrics' labels: each request's route (its path, or "unknown") and refusal reason.
+		rec := httptest.NewRecorder()
+		mode.ti.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		for _, l := range strings.Split(rec.Body.String(), "\n") {
+			if strings.HasPrefix(l, "issuer_request_duration_seconds_count") || strings.HasPrefix(l, "issuer_auth_failures_total") {
+				fmt.Fprintf(&got, "%s metric %s\n", mode.name, l)
+			}
 		}
 	}
 	golden := filepath.Join("testdata", "route_answers.golden")

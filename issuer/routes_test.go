@@ -1,12 +1,10 @@
 package issuer_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,60 +12,19 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/qubital/office-router/internal/httpx/httpxtest"
 	"github.com/qubital/office-router/internal/rsakey"
 	"github.com/qubital/office-router/issuer"
 )
 
 var updateRoutes = flag.Bool("update-routes", false, "rewrite testdata/route_answers.golden from the current answers")
 
-// rawAnswer sends one request with an exact request-target over a real socket (a client library
-// would clean or re-encode the path) and returns the answer as one comparable line: status, every
-// header but Date, and the body, with the JWKS (its key is generated per test binary) as <jwks>.
+// rawAnswer is the answer at addr to one raw request, as one comparable line
+// (httpxtest.RawAnswer), with the JWKS (its key is generated per test binary) as <jwks>.
 func rawAnswer(t *testing.T, addr, method, target string, hdr map[string]string, jwks string) string {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: issuer.test\r\nConnection: close\r\n", method, target)
-	keys := make([]string, 0, len(hdr))
-	for k := range hdr {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s: %s\r\n", k, hdr[k])
-	}
-	b.WriteString("\r\n")
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]string, 0, len(resp.Header))
-	for k := range resp.Header {
-		if k != "Date" {
-			names = append(names, k)
-		}
-	}
-	sort.Strings(names)
-	line := fmt.Sprint(resp.StatusCode)
-	for _, k := range names {
-		line += " " + k + "=" + strings.Join(resp.Header[k], ",")
-	}
-	return line + " " + strings.ReplaceAll(strings.TrimSuffix(string(body), "\n"), jwks, "<jwks>")
+	return strings.ReplaceAll(httpxtest.RawAnswer(t, addr, "issuer.test", method, target, hdr), jwks, "<jwks>")
 }
 
 // TestRouteAnswers pins the answer of every route of the issuer, byte for byte (status, headers,

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/qubital/office-router/internal/httpx"
@@ -41,7 +42,7 @@ func (s *Server) apiRoutes() []route {
 }
 
 // Handle adds a route (used by the dev stack to serve the demo page). Not for API routes: a
-// method and path routed already panic, as http.ServeMux.Handle does.
+// method and path routed already get h instead of their handler.
 func (s *Server) Handle(method, path string, h http.HandlerFunc) {
 	s.addRoute(route{method, path, func(w http.ResponseWriter, r *http.Request) error { h(w, r); return nil }})
 }
@@ -51,13 +52,14 @@ func (s *Server) Handle(method, path string, h http.HandlerFunc) {
 // 404 and 405, its redirects of unclean paths) is the issuer's own 404 instead.
 type endpoint struct {
 	s      *Server
-	path   string // the route's path, its metric label; "" on no route (404)
-	method string // the one method handle answers; "" for the path's other methods (405)
-	handle handlerFunc
+	path   string                      // the route's path, its metric label; "" on no route (404)
+	method string                      // the one method handle answers; "" for the path's other methods (405)
+	handle atomic.Pointer[handlerFunc] // swapped by a second Handle of the method and path
 }
 
 // addRoute registers rt's "{method} {path}" pattern and, on its path's first route, the
-// method-less "{path}" pattern that answers every other method.
+// method-less "{path}" pattern that answers every other method. A method and path registered
+// already keep their pattern and get rt's handler (ServeMux refuses a pattern twice).
 func (s *Server) addRoute(rt route) {
 	// A path's pattern is exact: a trailing "/" names itself only, as "/" does in the table.
 	pattern := rt.path
@@ -66,7 +68,14 @@ func (s *Server) addRoute(rt route) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mux.Handle(rt.method+" "+pattern, &endpoint{s: s, path: rt.path, method: rt.method, handle: rt.handle})
+	if e, ok := s.endpoints[rt.method+" "+rt.path]; ok {
+		e.handle.Store(&rt.handle)
+		return
+	}
+	e := &endpoint{s: s, path: rt.path, method: rt.method}
+	e.handle.Store(&rt.handle)
+	s.endpoints[rt.method+" "+rt.path] = e
+	s.mux.Handle(rt.method+" "+pattern, e)
 	if _, known := s.methods[rt.path]; !known {
 		s.mux.Handle(pattern, &endpoint{s: s, path: rt.path})
 	}
@@ -119,7 +128,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return ErrBodyTooLarge
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		return e.handle(w, r)
+		return (*e.handle.Load())(w, r)
 	}()
 	status := http.StatusOK
 	if err != nil {

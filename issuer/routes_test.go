@@ -51,6 +51,8 @@ func TestRouteAnswers(t *testing.T) {
 	prod.srv.Handle(http.MethodGet, "/demo.js", demo("js"))
 	prod.srv.Handle(http.MethodGet, "/demo/two", demo("two get"))
 	prod.srv.Handle(http.MethodPost, "/demo/two", demo("two post"))
+	prod.srv.Handle(http.MethodGet, "/demo.js", demo("js, again")) // a second Handle replaces the first
+	prod.srv.Handle(http.MethodGet, "/healthz", demo("demo health"))
 	pemKey, _ := rsakey.EncodePrivateKeyPEM(testKeys(t)[0])
 	dev := newTestIssuer(t, func(c *issuer.Config) {
 		*c = issuer.Config{Dev: true, DevPrivateKeyPEM: string(pemKey), AllowedOrigins: []string{"https://app.test"}}

@@ -35,9 +35,10 @@ type Server struct {
 	authFails *clientaddr.Limiter // per-address failed access tokens (authlimit.go)
 	log       *slog.Logger
 	cancel    context.CancelFunc
-	mux       *http.ServeMux      // the routes' patterns (routes.go)
-	mu        sync.RWMutex        // guards methods, which Handle extends
-	methods   map[string][]string // each routed path's methods, sorted: its 405's Allow
+	mux       *http.ServeMux       // the routes' patterns (routes.go)
+	mu        sync.RWMutex         // guards methods and endpoints, which Handle extends
+	methods   map[string][]string  // each routed path's methods, sorted: its 405's Allow
+	endpoints map[string]*endpoint // "{method} {path}": the route's endpoint, for Handle to replace
 }
 
 // Option injects dependencies.
@@ -91,7 +92,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if err := s.setAuthenticator(o); err != nil {
 		return nil, err
 	}
-	s.mux, s.methods = http.NewServeMux(), map[string][]string{}
+	s.mux, s.methods, s.endpoints = http.NewServeMux(), map[string][]string{}, map[string]*endpoint{}
 	for _, rt := range s.apiRoutes() {
 		s.addRoute(rt)
 	}

@@ -42,7 +42,8 @@ func (s *Server) apiRoutes() []route {
 }
 
 // Handle adds a route (used by the dev stack to serve the demo page). Not for API routes: a
-// method and path routed already get h instead of their handler.
+// method and path routed already get h instead of their handler. path is exact and has no "{"
+// (ServeMux would read a wildcard).
 func (s *Server) Handle(method, path string, h http.HandlerFunc) {
 	s.addRoute(route{method, path, func(w http.ResponseWriter, r *http.Request) error { h(w, r); return nil }})
 }
@@ -88,14 +89,18 @@ func (s *Server) addRoute(rt route) {
 // Paths are exact: a trailing or double slash or a dot segment is no route (ServeMux would
 // redirect them).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	decoded := *r.URL
-	decoded.RawPath = ""
-	lookup := *r
-	lookup.URL = &decoded
-	h, _ := s.mux.Handler(&lookup)
+	lookup := r
+	if r.URL.RawPath != "" {
+		decoded := *r.URL
+		decoded.RawPath = ""
+		copied := *r
+		copied.URL = &decoded
+		lookup = &copied
+	}
+	h, _ := s.mux.Handler(lookup)
 	e, ok := h.(*endpoint)
 	if !ok {
-		e = &endpoint{s: s}
+		e = s.unknown
 	}
 	e.ServeHTTP(w, r)
 }

@@ -38,6 +38,7 @@ type Server struct {
 	mux       *http.ServeMux       // the routes' patterns (routes.go)
 	mu        sync.RWMutex         // guards methods and endpoints, which Handle extends
 	methods   map[string][]string  // each routed path's methods, sorted: its 405's Allow
+	unknown   *endpoint            // every path no route names: 404, or a pre-flight's answer
 	endpoints map[string]*endpoint // "{method} {path}": the route's endpoint, for Handle to replace
 }
 
@@ -93,6 +94,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.mux, s.methods, s.endpoints = http.NewServeMux(), map[string][]string{}, map[string]*endpoint{}
+	s.unknown = &endpoint{s: s}
+	s.mux.Handle("/", s.unknown) // so ServeMux answers no path itself (no 404, no 405)
 	for _, rt := range s.apiRoutes() {
 		s.addRoute(rt)
 	}

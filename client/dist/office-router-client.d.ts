@@ -122,6 +122,11 @@ export interface Connection {
     /** Closes for good (no reconnect). */
     close(): void;
 }
+/**
+ * How long a socket opened after a 4001 must stay open before the next 4001 is again answered with
+ * an immediate reconnect (ConnectOptions.requestAccess); a shorter-lived one backs off.
+ */
+export declare const REAUTH_SETTLE_MS = 10000;
 /** The ping period the routers expect (docs/protocol.md#liveness). */
 export declare const PING_INTERVAL_MS = 30000;
 /**

@@ -338,6 +338,55 @@ test("4001 reauth_required reconnects at once with a fresh token; a failed first
   assert.deepEqual(h.rejected, ["expired"]);
 });
 
+test("a 4001 on the socket its immediate reconnect opened backs off: a server closing every fresh socket with 4001 gets no storm", async () => {
+  const h = harness(undefined, { pingIntervalMs: 0 });
+  await h.flush();
+  FakeSocket.instances[0].accept();
+  await FakeSocket.instances[0].drop(4001, "reauth_required");
+  await h.flush();
+  assert.equal(FakeSocket.instances.length, 2, "the first 4001: at once");
+  const settle = () => h.timers.filter((t) => t.ms === 10_000);
+  FakeSocket.instances[1].accept();
+  assert.equal(settle().length, 1, "a socket opened by a reauth settles after 10 s");
+  // Closed with 4001 again before it settled: the usual backoff, growing, still with a fresh token.
+  const delays: number[] = [];
+  for (let i = 1; i <= 3; i++) {
+    await FakeSocket.instances[i].drop(4001, "reauth_required");
+    await h.flush();
+    assert.equal(FakeSocket.instances.length, i + 1, `no socket at once after 4001 number ${i + 1}`);
+    const t = h.timers.at(-1)!;
+    delays.push(t.ms);
+    t.fn();
+    await h.flush();
+    assert.equal(FakeSocket.instances.length, i + 2);
+    FakeSocket.instances[i + 1].accept();
+  }
+  assert.deepEqual(delays, [750, 1500, 3000], "attempts 1, 2, 3: the immediate try was attempt 0");
+  assert.deepEqual(h.reauths, [false, true, true, true, true], "every try after a 4001 brings current rights");
+  // Once a socket has stayed open 10 s, the next 4001 is again answered at once.
+  settle().at(-1)!.fn();
+  await FakeSocket.instances[4].drop(4001, "reauth_required");
+  await h.flush();
+  assert.equal(FakeSocket.instances.length, 6);
+  // A socket the usual backoff opened (after a lost connection) answers its 4001 at once too.
+  FakeSocket.instances[5].accept();
+  await FakeSocket.instances[5].drop(4001, "reauth_required");
+  await h.flush();
+  assert.equal(FakeSocket.instances.length, 6, "unsettled: backs off");
+  h.timers.at(-1)!.fn();
+  await h.flush();
+  FakeSocket.instances[6].accept();
+  await FakeSocket.instances[6].drop(1006);
+  await h.flush();
+  h.timers.at(-1)!.fn();
+  await h.flush();
+  FakeSocket.instances[7].accept();
+  await FakeSocket.instances[7].drop(4001, "reauth_required");
+  await h.flush();
+  assert.equal(FakeSocket.instances.length, 9, "at once");
+  h.conn.close();
+});
+
 test("4003 revoked is terminal and reported as onRejected(\"revoked\")", async () => {
   const h = harness(undefined, { pingIntervalMs: 0 });
   await h.flush();

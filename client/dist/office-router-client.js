@@ -93,13 +93,13 @@ export function connect(opts) {
         status = s;
         opts.onStatus?.(s, { ...detail, attempt });
     };
-    const retry = (detail, afterReauth = false, n = attempt) => {
+    const retry = (detail, n = attempt) => {
         if (stopped)
             return;
         const delay = backoffDelay(n, opts.backoff, random);
         attempt++;
         setStatus("reconnecting", { ...detail, retryInMs: delay });
-        timer = later(() => void open(afterReauth), delay);
+        timer = later(() => void open(), delay);
     };
     /**
      * 4001s in a row whose sockets did not stay open REAUTH_SETTLE_MS: a server that closes every
@@ -108,17 +108,24 @@ export function connect(opts) {
      */
     let reauths = 0;
     /**
+     * Set by a 4001 until a socket opens: every try meanwhile, not only the immediate one, asks
+     * requestAccess for current rights (a try that fails would otherwise get the cached session's
+     * old role back).
+     */
+    let reauthPending = false;
+    /**
      * 4001: a fresh token now, no backoff on this first try; if it fails, the usual backoff follows.
      * A 4001 on the socket that try opened, before it settled, backs off too (attempt 1, 2, …).
      */
     const reauth = (detail) => {
         if (stopped)
             return;
+        reauthPending = true;
         if (reauths++ > 0)
-            return retry(detail, true, reauths - 1);
+            return retry(detail, reauths - 1);
         attempt++;
         setStatus("reconnecting", { ...detail, retryInMs: 0 });
-        void open(true);
+        void open();
     };
     const stop = (detail) => {
         stopped = true;
@@ -159,10 +166,11 @@ export function connect(opts) {
             cancel(limit);
         }
     };
-    const open = async (afterReauth = false) => {
+    const open = async () => {
         if (stopped)
             return;
         setStatus("connecting");
+        const afterReauth = reauthPending;
         let access;
         try {
             access = await validateAccess(await opts.requestAccess({ reauth: afterReauth }));
@@ -200,6 +208,7 @@ export function connect(opts) {
             cancel(connectTimer);
             opened = true;
             attempt = 0;
+            reauthPending = false;
             // A socket a 4001 led to has settled once it stayed open this long: the next 4001 is
             // answered at once again. Until then a 4001 backs off (reauth).
             // A socket opened otherwise came through the backoff: a 4001 on it is answered at once.

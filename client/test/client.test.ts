@@ -387,6 +387,29 @@ test("a 4001 on the socket its immediate reconnect opened backs off: a server cl
   h.conn.close();
 });
 
+test("after a 4001, every try until a socket opens asks for current rights, not only the first", async () => {
+  const h = harness(undefined, { pingIntervalMs: 0, preflight: false });
+  await h.flush();
+  FakeSocket.instances[0].accept();
+  await FakeSocket.instances[0].drop(4001, "reauth_required");
+  await h.flush();
+  // The immediate try is refused (a blip): the backoff's try must still bring current rights,
+  // or an app that caches its identity provider's session hands the old role back.
+  await FakeSocket.instances[1].drop(1006);
+  await h.flush();
+  h.timers.at(-1)!.fn();
+  await h.flush();
+  assert.deepEqual(h.reauths, [false, true, true]);
+  FakeSocket.instances[2].accept();
+  // Once open, a later lost connection is an ordinary reconnect.
+  await FakeSocket.instances[2].drop(1006);
+  await h.flush();
+  h.timers.at(-1)!.fn();
+  await h.flush();
+  assert.deepEqual(h.reauths, [false, true, true, false]);
+  h.conn.close();
+});
+
 test("4003 revoked is terminal and reported as onRejected(\"revoked\")", async () => {
   const h = harness(undefined, { pingIntervalMs: 0 });
   await h.flush();

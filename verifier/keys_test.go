@@ -213,15 +213,23 @@ func TestJWKSForgedKIDsOneFetchPerInterval(t *testing.T) {
 
 // TestJWKSNewKIDWaitIsBounded: a JWKS that hangs holds a handshake with a new kid for at most
 // JWKSTimeout; it is then refused with unknown_kid and the cached keys keep working.
+//
+// The fetch at start has the same JWKSTimeout and must succeed (the keys it caches are the
+// premise). At 100 ms it timed out on a loaded machine, the verifier started with no keys, and
+// the new kid was keys_unavailable, not unknown_kid: the test's set-up failed, not the bound.
+// So the budget is one a loopback fetch meets under load, and the premise is checked first.
 func TestJWKSNewKIDWaitIsBounded(t *testing.T) {
 	current, next := genKey(t), genKey(t)
 	srv := newJWKSServer(t, current)
 	v, err := verifier.New(verifier.Config{JWKSURL: srv.URL, Issuer: "iss", Audience: "aud",
-		JWKSRefreshInterval: time.Hour, JWKSTimeout: 100 * time.Millisecond})
+		JWKSRefreshInterval: time.Hour, JWKSTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
+	if _, err := v.Verify(t.Context(), mint(t, current, claimsAt(time.Now()))); err != nil {
+		t.Fatalf("premise: the fetch at start cached the current key: %v", err)
+	}
 	hang := make(chan struct{})
 	defer close(hang)
 	srv.hold.Store(hang)

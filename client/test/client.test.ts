@@ -315,12 +315,17 @@ test("an open socket sends ping every 30 s, and stops when it closes", async () 
   assert.deepEqual(ws.sent, ["ping", "ping"], "no ping after close");
 });
 
-test("4001 reauth_required reconnects at once with a fresh token; a failed first try then backs off", async () => {
-  const h = harness("expired", { pingIntervalMs: 0 });
+/** The first socket opens, then the router closes it with 4001 (the immediate try starts). */
+async function firstSocketGets4001(h: ReturnType<typeof harness>) {
   await h.flush();
   FakeSocket.instances[0].accept();
   await FakeSocket.instances[0].drop(4001, "reauth_required");
   await h.flush();
+}
+
+test("4001 reauth_required reconnects at once with a fresh token; a failed first try then backs off", async () => {
+  const h = harness("expired", { pingIntervalMs: 0 });
+  await firstSocketGets4001(h);
   assert.equal(h.timers.length, 0, "no backoff timer before the first try");
   assert.deepEqual(h.requested, ["tok0", "tok1"], "a fresh token");
   assert.deepEqual(h.reauths, [false, true], "requestAccess is told to bring current rights");
@@ -340,10 +345,7 @@ test("4001 reauth_required reconnects at once with a fresh token; a failed first
 
 test("a 4001 on the socket its immediate reconnect opened backs off: a server closing every fresh socket with 4001 gets no storm", async () => {
   const h = harness(undefined, { pingIntervalMs: 0 });
-  await h.flush();
-  FakeSocket.instances[0].accept();
-  await FakeSocket.instances[0].drop(4001, "reauth_required");
-  await h.flush();
+  await firstSocketGets4001(h);
   assert.equal(FakeSocket.instances.length, 2, "the first 4001: at once");
   const settle = () => h.timers.filter((t) => t.ms === 10_000);
   FakeSocket.instances[1].accept();
@@ -389,10 +391,7 @@ test("a 4001 on the socket its immediate reconnect opened backs off: a server cl
 
 test("after a 4001, every try until a socket opens asks for current rights, not only the first", async () => {
   const h = harness(undefined, { pingIntervalMs: 0, preflight: false });
-  await h.flush();
-  FakeSocket.instances[0].accept();
-  await FakeSocket.instances[0].drop(4001, "reauth_required");
-  await h.flush();
+  await firstSocketGets4001(h);
   // The immediate try is refused (a blip): the backoff's try must still bring current rights,
   // or an app that caches its identity provider's session hands the old role back.
   await FakeSocket.instances[1].drop(1006);
@@ -426,10 +425,7 @@ test("4003 revoked is terminal and reported as onRejected(\"revoked\")", async (
 
 test("a handshake refused with revoked (a block) stops too", async () => {
   const h = harness("revoked", { pingIntervalMs: 0 });
-  await h.flush();
-  FakeSocket.instances[0].accept();
-  await FakeSocket.instances[0].drop(4001, "reauth_required");
-  await h.flush();
+  await firstSocketGets4001(h);
   // The immediate reconnect is refused; the pre-flight says revoked: no more tries.
   await FakeSocket.instances[1].drop(1006);
   await h.flush();

@@ -68,3 +68,27 @@ func TestBlockRacesHandshakes(t *testing.T) {
 	}
 	t.Logf("%d opened and closed, %d refused", len(opened), refused)
 }
+
+// TestBlockBeforeLimits: a blocked user's handshake is 403 revoked even when a cap is full, as
+// docs/protocol.md orders the checks (jti, block, limits) and as the Worker's Durable Object
+// answers; the hub reserved the cap slot first and answered 429 too_many_connections. The user
+// cap is the common case: the disconnect's own closes count until their peers answer them.
+func TestBlockBeforeLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, holder string // holder's socket fills the cap
+		cfg          proxy.Config
+	}{
+		{"org cap full", "bob", proxy.Config{MaxConnsPerOrg: 1}},
+		{"user cap full of sockets the disconnect is closing", "mallory", proxy.Config{MaxConnsPerUser: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.cfg)
+			e.dialAs(tc.holder, "acme", "member").next() // never answers a close
+			e.disconnect("acme", `{"userId":"mallory","code":4003,"blockSeconds":600}`)
+			_, resp, err := e.dialWith("acme", http.Header{"Authorization": {"Bearer " + e.token("mallory", "acme", "member")}})
+			if err == nil || statusOf(resp) != http.StatusForbidden || errorOf(resp) != "revoked" {
+				t.Fatalf("blocked user with the cap full: %v %d %s, want 403 revoked", err, statusOf(resp), errorOf(resp))
+			}
+		})
+	}
+}

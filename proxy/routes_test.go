@@ -1,60 +1,18 @@
 package proxy_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/qubital/office-router/internal/httpx/httpxtest"
 	"github.com/qubital/office-router/proxy"
 )
 
-// rawAnswer sends one request with an exact request-target over a real socket (a client library
-// would clean or re-encode the path) and returns the answer as one comparable line: status, every
-// header but Date, and the body.
+// rawAnswer is e's answer to one raw request, as one comparable line (httpxtest.RawAnswer).
 func rawAnswer(t *testing.T, e *env, method, target string, hdr map[string]string) string {
 	t.Helper()
-	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: router.test\r\nConnection: close\r\n", method, target)
-	for k, v := range hdr {
-		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-	}
-	b.WriteString("\r\n")
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]string, 0, len(resp.Header))
-	for k := range resp.Header {
-		if k != "Date" {
-			names = append(names, k)
-		}
-	}
-	sort.Strings(names)
-	line := fmt.Sprint(resp.StatusCode)
-	for _, k := range names {
-		line += " " + k + "=" + strings.Join(resp.Header[k], ",")
-	}
-	return line + " " + strings.TrimSuffix(string(body), "\n")
+	return httpxtest.RawAnswer(t, e.srv.Listener.Addr().String(), "router.test", method, target, hdr)
 }
 
 // The answers every route gives, pinned byte for byte (status, headers, body) so that a change of

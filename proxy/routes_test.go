@@ -21,6 +21,7 @@ const (
 	notFound  = "404 Cache-Control=no-store Content-Length=22 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"not_found\"}"
 	noToken   = "401 Cache-Control=no-store Content-Length=26 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"missing_token\"}"
 	wsMethod  = "405 Allow=GET, OPTIONS Cache-Control=no-store Content-Length=31 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"
+	getMethod = "405 Allow=GET Cache-Control=no-store Content-Length=31 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"
 	pubMethod = "405 Allow=POST Cache-Control=no-store Content-Length=31 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"
 	healthy   = "200 Cache-Control=no-store Content-Length=16 Content-Type=application/json X-Content-Type-Options=nosniff {\"status\":\"ok\"}"
 )
@@ -138,6 +139,21 @@ func TestRouteAnswers(t *testing.T) {
 		{"publish pre-flight", "OPTIONS", "/orgs/acme/publish", preflight("https://app.test"), corsOK},
 		{"publish pre-flight refused origin", "OPTIONS", "/orgs/acme/publish", preflight("https://evil.test"), noOrigin},
 		{"publish bad org", "POST", "/orgs/ac.me/publish", nil, notFound},
+
+		// The control routes (issue 16), each its method only; answers compared with the Worker's
+		// by r16 against wrangler dev (HEAD on presence included: ServeMux gives it the GET pattern).
+		{"presence", "GET", "/orgs/acme/presence", nil, noToken},
+		{"presence HEAD", "HEAD", "/orgs/acme/presence", nil, strings.TrimSuffix(getMethod, `{"error":"method_not_allowed"}`)},
+		{"presence POST", "POST", "/orgs/acme/presence", nil, getMethod},
+		{"presence OPTIONS without pre-flight", "OPTIONS", "/orgs/acme/presence", nil, getMethod},
+		{"presence pre-flight", "OPTIONS", "/orgs/acme/presence", preflight("https://app.test"), corsOK},
+		{"presence trailing slash", "GET", "/orgs/acme/presence/", nil, notFound},
+		{"presence encoded kind", "GET", "/orgs/acme/%70resence", nil, notFound},
+		{"disconnect", "POST", "/orgs/acme/disconnect", nil, noToken},
+		{"disconnect GET", "GET", "/orgs/acme/disconnect", nil, pubMethod},
+		{"disconnect HEAD", "HEAD", "/orgs/acme/disconnect", nil, strings.TrimSuffix(pubMethod, `{"error":"method_not_allowed"}`)},
+		{"disconnect GET upgrade", "GET", "/orgs/acme/disconnect", upgrade, pubMethod},
+		{"disconnect pre-flight", "OPTIONS", "/orgs/acme/disconnect", preflight("https://app.test"), corsOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := rawAnswer(t, e, tc.method, tc.target, tc.hdr); got != tc.want {

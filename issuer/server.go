@@ -11,8 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sort"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,11 +35,12 @@ type Server struct {
 	authFails *clientaddr.Limiter // per-address failed access tokens (authlimit.go)
 	log       *slog.Logger
 	cancel    context.CancelFunc
-	routes    map[string]map[string]handlerFunc
-	handler   http.Handler
+	mux       *http.ServeMux       // the routes' patterns (routes.go)
+	mu        sync.RWMutex         // guards methods and endpoints, which Handle extends
+	methods   map[string][]string  // each routed path's methods, sorted: its 405's Allow
+	unknown   *endpoint            // every path no route names: 404, or a pre-flight's answer
+	endpoints map[string]*endpoint // "{method} {path}": the route's endpoint, for Handle to replace
 }
-
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Option injects dependencies.
 type Option func(*options)
@@ -93,8 +93,12 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if err := s.setAuthenticator(o); err != nil {
 		return nil, err
 	}
-	s.routes = s.apiRoutes()
-	s.handler = http.HandlerFunc(s.serve)
+	s.mux, s.methods, s.endpoints = http.NewServeMux(), map[string][]string{}, map[string]*endpoint{}
+	s.unknown = &endpoint{s: s}
+	s.mux.Handle("/", s.unknown) // so ServeMux answers no path itself (no 404, no 405)
+	for _, rt := range s.apiRoutes() {
+		s.addRoute(rt)
+	}
 	return s, nil
 }
 
@@ -131,21 +135,6 @@ func (s *Server) setAuthenticator(o options) error {
 	return nil
 }
 
-// apiRoutes are the issuer's routes (docs/protocol.md); /dev/session only in dev mode.
-func (s *Server) apiRoutes() map[string]map[string]handlerFunc {
-	routes := map[string]map[string]handlerFunc{
-		"/api/v1/cloudflare/request-access": {http.MethodPost: s.handleRequestAccess},
-		"/api/v1/realtime/token":            {http.MethodPost: s.handleRealtime},
-		"/.well-known/jwks.json":            {http.MethodGet: s.handleJWKS},
-		"/healthz":                          {http.MethodGet: s.handleHealth},
-		"/readyz":                           {http.MethodGet: s.handleReady},
-	}
-	if s.dev != nil {
-		routes["/dev/session"] = map[string]handlerFunc{http.MethodPost: s.handleDevSession}
-	}
-	return routes
-}
-
 // MetricsHandler serves the Prometheus metrics. The issuer's own handler never serves them:
 // mount this on a private listener (issuer -metrics-addr), never on the public one.
 func (s *Server) MetricsHandler() http.Handler {
@@ -165,14 +154,6 @@ func (s *Server) Minter() *Minter { return s.minter }
 func (s *Server) PublicKeyPEM() []byte {
 	b, _ := rsakey.EncodePublicKeyPEM(s.minter.PublicKey())
 	return b
-}
-
-// Handle adds a route (used by the dev stack to serve the demo page). Not for API routes.
-func (s *Server) Handle(method, path string, h http.HandlerFunc) {
-	if s.routes[path] == nil {
-		s.routes[path] = map[string]handlerFunc{}
-	}
-	s.routes[path][method] = func(w http.ResponseWriter, r *http.Request) error { h(w, r); return nil }
 }
 
 // buildJWKS publishes the signing key, then JWT_NEXT_PUBLIC_KEYS (trusted before their first
@@ -202,60 +183,6 @@ func (s *Server) buildJWKS() error {
 	b, err := json.Marshal(map[string]any{"keys": keys})
 	s.jwks = append(b, '\n')
 	return err
-}
-
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
-
-// serve is the one place requests become responses: CORS, routing, body limits, errors.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	allowed := s.origins.AllowOrigin(w.Header(), r.Header.Get("Origin"))
-	methods, known := s.routes[r.URL.Path]
-	route := r.URL.Path
-	if !known {
-		route = "unknown"
-	}
-	err := func() error {
-		if httpx.IsPreflight(r) {
-			if !allowed {
-				return ErrOriginNotAllowed
-			}
-			httpx.WritePreflight(w)
-			return nil
-		}
-		if !known {
-			return ErrNotFound
-		}
-		h, ok := methods[r.Method]
-		if !ok {
-			allow := make([]string, 0, len(methods))
-			for m := range methods {
-				allow = append(allow, m)
-			}
-			sort.Strings(allow)
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			return ErrMethodNotAllowed
-		}
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			return ErrBodyTooLarge
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		return h(w, r)
-	}()
-	status := http.StatusOK
-	if err != nil {
-		var code string
-		status, code = errorStatus(err)
-		if status == http.StatusInternalServerError {
-			s.log.ErrorContext(r.Context(), "request failed", "route", route, "error", err)
-		}
-		if status == http.StatusUnauthorized || status == http.StatusForbidden {
-			s.m.authFailures.WithLabelValues(code).Inc()
-		}
-		httpx.WriteError(w, status, code)
-	}
-	s.m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
-	s.log.DebugContext(r.Context(), "request", "method", r.Method, "route", route, "status", status)
 }
 
 // authenticate reads and verifies the caller's access token and drains a bounded body.

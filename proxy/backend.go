@@ -51,6 +51,7 @@ func newBackend(p *Proxy) orgBackend {
 		return &forwardBackend{
 			cfg: &p.cfg, reg: p.reg, m: p.m, log: p.log, dialer: p.dialer, upgrader: &p.upgrader,
 			httpClient: p.httpClient, token: p.cfg.ForwardToken, localPreflight: p.localPreflight,
+			fail: func(r *http.Request) { p.failures.fail(p.clientIP(r)) },
 		}
 	}
 	p.reg.startPoller(p.log)

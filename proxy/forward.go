@@ -56,6 +56,20 @@ type forwardBackend struct {
 	// localPreflight is the edge's answer to a pre-flight from its replay store
 	// (Proxy.localPreflight), used unless token: then the upstream keeps the jtis.
 	localPreflight func(http.ResponseWriter, *http.Request, admission)
+	// fail charges the client's failed-address budget (Proxy.failures), as the edge does for
+	// a token it refuses itself: for a refusal the upstream relays (chargeRefusal).
+	fail func(*http.Request)
+}
+
+// chargeRefusal charges r's client for an upstream's refusal of what the edge let through: with
+// ForwardToken a replayed token (socket, pre-flight or service call) is refused only upstream,
+// and without the charge one captured token could be replayed through the forwarder without
+// limit, each try an RSA verification here and there. The same statuses as Proxy.reject (every
+// 4xx but 429); a 5xx is the upstream's fault, not the client's.
+func (f *forwardBackend) chargeRefusal(r *http.Request, status int) {
+	if status >= 400 && status < 500 && status != http.StatusTooManyRequests {
+		f.fail(r)
+	}
 }
 
 func (f *forwardBackend) spendsJTI() bool { return f.token }
@@ -116,6 +130,7 @@ func (f *forwardBackend) forward(w http.ResponseWriter, r *http.Request, a admis
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
 			f.m.handshakes.WithLabelValues("rejected", "upstream_"+http.StatusText(resp.StatusCode)).Inc()
+			f.chargeRefusal(r, resp.StatusCode)
 			relayAnswer(w, resp, body)
 			return
 		}
@@ -257,6 +272,7 @@ func (f *forwardBackend) forwardHTTP(w http.ResponseWriter, r *http.Request, met
 		writeError(w, ErrUpstream)
 		return
 	}
+	f.chargeRefusal(r, resp.StatusCode)
 	relayAnswer(w, resp, out)
 }
 

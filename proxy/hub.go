@@ -305,6 +305,13 @@ func (b hubBackend) disconnect(w http.ResponseWriter, r *http.Request, call serv
 // to the poller (or, where there is none, to its own read goroutine), so that the HTTP handler
 // returns and net/http frees its per-request buffers and deep stack.
 func (b hubBackend) connect(w http.ResponseWriter, r *http.Request, a admission) {
+	// The block before the caps (docs/protocol.md's order, the Worker's): a blocked user whose
+	// cap is full of the sockets the disconnect is still closing learns revoked, not 429. join
+	// checks it again under the hub's lock, against a disconnect that lands in between.
+	if b.reg.blocks.blocked(a.id.OrgID, a.id.UserID, b.reg.now()) {
+		b.refuse(w, r, a, ErrRevoked)
+		return
+	}
 	h, err := b.reg.reserve(a.id)
 	if err != nil {
 		b.m.handshakes.WithLabelValues("rejected", contract.Reason(err)).Inc()

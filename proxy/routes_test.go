@@ -1,60 +1,18 @@
 package proxy_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/qubital/office-router/internal/httpx/httpxtest"
 	"github.com/qubital/office-router/proxy"
 )
 
-// rawAnswer sends one request with an exact request-target over a real socket (a client library
-// would clean or re-encode the path) and returns the answer as one comparable line: status, every
-// header but Date, and the body.
+// rawAnswer is e's answer to one raw request, as one comparable line (httpxtest.RawAnswer).
 func rawAnswer(t *testing.T, e *env, method, target string, hdr map[string]string) string {
 	t.Helper()
-	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: router.test\r\nConnection: close\r\n", method, target)
-	for k, v := range hdr {
-		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-	}
-	b.WriteString("\r\n")
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]string, 0, len(resp.Header))
-	for k := range resp.Header {
-		if k != "Date" {
-			names = append(names, k)
-		}
-	}
-	sort.Strings(names)
-	line := fmt.Sprint(resp.StatusCode)
-	for _, k := range names {
-		line += " " + k + "=" + strings.Join(resp.Header[k], ",")
-	}
-	return line + " " + strings.TrimSuffix(string(body), "\n")
+	return httpxtest.RawAnswer(t, e.srv.Listener.Addr().String(), "router.test", method, target, hdr)
 }
 
 // The answers every route gives, pinned byte for byte (status, headers, body) so that a change of
@@ -63,6 +21,7 @@ const (
 	notFound  = "404 Cache-Control=no-store Content-Length=22 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"not_found\"}"
 	noToken   = "401 Cache-Control=no-store Content-Length=26 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"missing_token\"}"
 	wsMethod  = "405 Allow=GET, OPTIONS Cache-Control=no-store Content-Length=31 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"
+	getMethod = "405 Allow=GET Cache-Control=no-store Content-Length=31 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"
 	pubMethod = "405 Allow=POST Cache-Control=no-store Content-Length=31 Content-Type=application/json X-Content-Type-Options=nosniff {\"error\":\"method_not_allowed\"}"
 	healthy   = "200 Cache-Control=no-store Content-Length=16 Content-Type=application/json X-Content-Type-Options=nosniff {\"status\":\"ok\"}"
 )
@@ -180,6 +139,21 @@ func TestRouteAnswers(t *testing.T) {
 		{"publish pre-flight", "OPTIONS", "/orgs/acme/publish", preflight("https://app.test"), corsOK},
 		{"publish pre-flight refused origin", "OPTIONS", "/orgs/acme/publish", preflight("https://evil.test"), noOrigin},
 		{"publish bad org", "POST", "/orgs/ac.me/publish", nil, notFound},
+
+		// The control routes (issue 16), each its method only; answers compared with the Worker's
+		// by r16 against wrangler dev (HEAD on presence included: ServeMux gives it the GET pattern).
+		{"presence", "GET", "/orgs/acme/presence", nil, noToken},
+		{"presence HEAD", "HEAD", "/orgs/acme/presence", nil, strings.TrimSuffix(getMethod, `{"error":"method_not_allowed"}`)},
+		{"presence POST", "POST", "/orgs/acme/presence", nil, getMethod},
+		{"presence OPTIONS without pre-flight", "OPTIONS", "/orgs/acme/presence", nil, getMethod},
+		{"presence pre-flight", "OPTIONS", "/orgs/acme/presence", preflight("https://app.test"), corsOK},
+		{"presence trailing slash", "GET", "/orgs/acme/presence/", nil, notFound},
+		{"presence encoded kind", "GET", "/orgs/acme/%70resence", nil, notFound},
+		{"disconnect", "POST", "/orgs/acme/disconnect", nil, noToken},
+		{"disconnect GET", "GET", "/orgs/acme/disconnect", nil, pubMethod},
+		{"disconnect HEAD", "HEAD", "/orgs/acme/disconnect", nil, strings.TrimSuffix(pubMethod, `{"error":"method_not_allowed"}`)},
+		{"disconnect GET upgrade", "GET", "/orgs/acme/disconnect", upgrade, pubMethod},
+		{"disconnect pre-flight", "OPTIONS", "/orgs/acme/disconnect", preflight("https://app.test"), corsOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := rawAnswer(t, e, tc.method, tc.target, tc.hdr); got != tc.want {

@@ -60,7 +60,8 @@ export interface ConnectOptions {
     /**
      * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s),
      * and at once when the router closes with 4001 reauth_required (a role change, a session age).
-     * It is then called with `{ reauth: true }`: the token must carry the user's current rights, so
+     * It is then called with `{ reauth: true }`, and so is every try until a socket opens (one the
+     * router refused, say): the token must carry the user's current rights, so
      * an app that caches its identity provider's session should refresh it first (the issuer copies
      * the role from that session's access token).
      * A refusal (non-OK response, `{error}` body, missing `token`/`url`) becomes
@@ -122,6 +123,11 @@ export interface Connection {
     /** Closes for good (no reconnect). */
     close(): void;
 }
+/**
+ * How long a socket opened after a 4001 must stay open before the next 4001 is again answered with
+ * an immediate reconnect (ConnectOptions.requestAccess); a shorter-lived one backs off.
+ */
+export declare const REAUTH_SETTLE_MS = 10000;
 /** The ping period the routers expect (docs/protocol.md#liveness). */
 export declare const PING_INTERVAL_MS = 30000;
 /**

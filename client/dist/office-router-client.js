@@ -1,6 +1,11 @@
 // office-router browser client: one dependency-free ES module.
 // Protocol, reason codes and close codes: docs/protocol.md and docs/reason-codes.md.
 export const SUBPROTOCOL = "office-router.v1";
+/**
+ * How long a socket opened after a 4001 must stay open before the next 4001 is again answered with
+ * an immediate reconnect (ConnectOptions.requestAccess); a shorter-lived one backs off.
+ */
+export const REAUTH_SETTLE_MS = 10000;
 /** The ping period the routers expect (docs/protocol.md#liveness). */
 export const PING_INTERVAL_MS = 30000;
 /** Close codes after which reconnecting cannot help (docs/protocol.md#close-codes). */
@@ -88,21 +93,39 @@ export function connect(opts) {
         status = s;
         opts.onStatus?.(s, { ...detail, attempt });
     };
-    const retry = (detail) => {
+    const retry = (detail, n = attempt) => {
         if (stopped)
             return;
-        const delay = backoffDelay(attempt, opts.backoff, random);
+        const delay = backoffDelay(n, opts.backoff, random);
         attempt++;
         setStatus("reconnecting", { ...detail, retryInMs: delay });
         timer = later(() => void open(), delay);
     };
-    /** 4001: a fresh token now, no backoff on this first try; if it fails, the usual backoff follows. */
+    /**
+     * 4001s in a row whose sockets did not stay open REAUTH_SETTLE_MS: a server that closes every
+     * fresh socket with 4001 (a backend calling disconnect in a loop, a token that keeps the old
+     * rights) would otherwise get a token request and a handshake per round trip, from every client.
+     */
+    let reauths = 0;
+    /**
+     * Set by a 4001 until a socket opens: every try meanwhile, not only the immediate one, asks
+     * requestAccess for current rights (a try that fails would otherwise get the cached session's
+     * old role back).
+     */
+    let reauthPending = false;
+    /**
+     * 4001: a fresh token now, no backoff on this first try; if it fails, the usual backoff follows.
+     * A 4001 on the socket that try opened, before it settled, backs off too (attempt 1, 2, …).
+     */
     const reauth = (detail) => {
         if (stopped)
             return;
+        reauthPending = true;
+        if (reauths++ > 0)
+            return retry(detail, reauths - 1);
         attempt++;
         setStatus("reconnecting", { ...detail, retryInMs: 0 });
-        void open(true);
+        void open();
     };
     const stop = (detail) => {
         stopped = true;
@@ -143,10 +166,11 @@ export function connect(opts) {
             cancel(limit);
         }
     };
-    const open = async (afterReauth = false) => {
+    const open = async () => {
         if (stopped)
             return;
         setStatus("connecting");
+        const afterReauth = reauthPending;
         let access;
         try {
             access = await validateAccess(await opts.requestAccess({ reauth: afterReauth }));
@@ -184,6 +208,17 @@ export function connect(opts) {
             cancel(connectTimer);
             opened = true;
             attempt = 0;
+            reauthPending = false;
+            // A socket a 4001 led to has settled once it stayed open this long: the next 4001 is
+            // answered at once again. Until then a 4001 backs off (reauth).
+            // A socket opened otherwise came through the backoff: a 4001 on it is answered at once.
+            if (!afterReauth)
+                reauths = 0;
+            else
+                later(() => {
+                    if (ws === sock)
+                        reauths = 0;
+                }, REAUTH_SETTLE_MS);
             setStatus("open");
             while (pending.length > 0 && ws === sock)
                 sock.send(pending.shift());

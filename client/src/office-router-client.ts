@@ -72,7 +72,8 @@ export interface ConnectOptions {
   /**
    * Fetches a fresh handshake token; called before every attempt (tokens are single-use, 60 s),
    * and at once when the router closes with 4001 reauth_required (a role change, a session age).
-   * It is then called with `{ reauth: true }`: the token must carry the user's current rights, so
+   * It is then called with `{ reauth: true }`, and so is every try until a socket opens (one the
+   * router refused, say): the token must carry the user's current rights, so
    * an app that caches its identity provider's session should refresh it first (the issuer copies
    * the role from that session's access token).
    * A refusal (non-OK response, `{error}` body, missing `token`/`url`) becomes
@@ -129,6 +130,12 @@ export interface Connection {
   /** Closes for good (no reconnect). */
   close(): void;
 }
+
+/**
+ * How long a socket opened after a 4001 must stay open before the next 4001 is again answered with
+ * an immediate reconnect (ConnectOptions.requestAccess); a shorter-lived one backs off.
+ */
+export const REAUTH_SETTLE_MS = 10_000;
 
 /** The ping period the routers expect (docs/protocol.md#liveness). */
 export const PING_INTERVAL_MS = 30_000;
@@ -228,20 +235,39 @@ export function connect(opts: ConnectOptions): Connection {
     opts.onStatus?.(s, { ...detail, attempt });
   };
 
-  const retry = (detail: { code?: number; reason?: string }) => {
+  const retry = (detail: { code?: number; reason?: string }, n = attempt) => {
     if (stopped) return;
-    const delay = backoffDelay(attempt, opts.backoff, random);
+    const delay = backoffDelay(n, opts.backoff, random);
     attempt++;
     setStatus("reconnecting", { ...detail, retryInMs: delay });
     timer = later(() => void open(), delay);
   };
 
-  /** 4001: a fresh token now, no backoff on this first try; if it fails, the usual backoff follows. */
+  /**
+   * 4001s in a row whose sockets did not stay open REAUTH_SETTLE_MS: a server that closes every
+   * fresh socket with 4001 (a backend calling disconnect in a loop, a token that keeps the old
+   * rights) would otherwise get a token request and a handshake per round trip, from every client.
+   */
+  let reauths = 0;
+
+  /**
+   * Set by a 4001 until a socket opens: every try meanwhile, not only the immediate one, asks
+   * requestAccess for current rights (a try that fails would otherwise get the cached session's
+   * old role back).
+   */
+  let reauthPending = false;
+
+  /**
+   * 4001: a fresh token now, no backoff on this first try; if it fails, the usual backoff follows.
+   * A 4001 on the socket that try opened, before it settled, backs off too (attempt 1, 2, …).
+   */
   const reauth = (detail: { code?: number; reason?: string }) => {
     if (stopped) return;
+    reauthPending = true;
+    if (reauths++ > 0) return retry(detail, reauths - 1);
     attempt++;
     setStatus("reconnecting", { ...detail, retryInMs: 0 });
-    void open(true);
+    void open();
   };
 
   const stop = (detail: { code?: number; reason?: string }) => {
@@ -280,9 +306,10 @@ export function connect(opts: ConnectOptions): Connection {
     }
   };
 
-  const open = async (afterReauth = false): Promise<void> => {
+  const open = async (): Promise<void> => {
     if (stopped) return;
     setStatus("connecting");
+    const afterReauth = reauthPending;
     let access: Access;
     try {
       access = await validateAccess(await opts.requestAccess({ reauth: afterReauth }));
@@ -313,6 +340,14 @@ export function connect(opts: ConnectOptions): Connection {
       cancel(connectTimer);
       opened = true;
       attempt = 0;
+      reauthPending = false;
+      // A socket a 4001 led to has settled once it stayed open this long: the next 4001 is
+      // answered at once again. Until then a 4001 backs off (reauth).
+      // A socket opened otherwise came through the backoff: a 4001 on it is answered at once.
+      if (!afterReauth) reauths = 0;
+      else later(() => {
+        if (ws === sock) reauths = 0;
+      }, REAUTH_SETTLE_MS);
       setStatus("open");
       while (pending.length > 0 && ws === sock) sock.send(pending.shift()!);
       if (pingEvery > 0) pingTimer = later(ping, pingEvery);

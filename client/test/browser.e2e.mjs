@@ -197,8 +197,7 @@ async function backend(router, method, path, scope, org, body) {
   return { status: res.status, body: await res.json() };
 }
 
-// Issue 16: the Go hub's disconnect and presence routes come with the Go twin's change; add
-// "proxy" here when they are in.
+// Issue 16 in both twins: the same browser, the same backend calls, the Worker and the Go hub.
 for (const router of ["worker", "proxy"]) {
   describe(`server-side control against the ${router}`, () => {
     const org = `rc-${router}-${Date.now()}`;

@@ -315,12 +315,17 @@ test("an open socket sends ping every 30 s, and stops when it closes", async () 
   assert.deepEqual(ws.sent, ["ping", "ping"], "no ping after close");
 });
 
-test("4001 reauth_required reconnects at once with a fresh token; a failed first try then backs off", async () => {
-  const h = harness("expired", { pingIntervalMs: 0 });
+/** The first socket opens, then the router closes it with 4001 (the immediate try starts). */
+async function firstSocketGets4001(h: ReturnType<typeof harness>) {
   await h.flush();
   FakeSocket.instances[0].accept();
   await FakeSocket.instances[0].drop(4001, "reauth_required");
   await h.flush();
+}
+
+test("4001 reauth_required reconnects at once with a fresh token; a failed first try then backs off", async () => {
+  const h = harness("expired", { pingIntervalMs: 0 });
+  await firstSocketGets4001(h);
   assert.equal(h.timers.length, 0, "no backoff timer before the first try");
   assert.deepEqual(h.requested, ["tok0", "tok1"], "a fresh token");
   assert.deepEqual(h.reauths, [false, true], "requestAccess is told to bring current rights");
@@ -336,6 +341,72 @@ test("4001 reauth_required reconnects at once with a fresh token; a failed first
   FakeSocket.instances[2].accept();
   assert.equal(h.conn.status, "open");
   assert.deepEqual(h.rejected, ["expired"]);
+});
+
+test("a 4001 on the socket its immediate reconnect opened backs off: a server closing every fresh socket with 4001 gets no storm", async () => {
+  const h = harness(undefined, { pingIntervalMs: 0 });
+  await firstSocketGets4001(h);
+  assert.equal(FakeSocket.instances.length, 2, "the first 4001: at once");
+  const settle = () => h.timers.filter((t) => t.ms === 10_000);
+  FakeSocket.instances[1].accept();
+  assert.equal(settle().length, 1, "a socket opened by a reauth settles after 10 s");
+  // Closed with 4001 again before it settled: the usual backoff, growing, still with a fresh token.
+  const delays: number[] = [];
+  for (let i = 1; i <= 3; i++) {
+    await FakeSocket.instances[i].drop(4001, "reauth_required");
+    await h.flush();
+    assert.equal(FakeSocket.instances.length, i + 1, `no socket at once after 4001 number ${i + 1}`);
+    const t = h.timers.at(-1)!;
+    delays.push(t.ms);
+    t.fn();
+    await h.flush();
+    assert.equal(FakeSocket.instances.length, i + 2);
+    FakeSocket.instances[i + 1].accept();
+  }
+  assert.deepEqual(delays, [750, 1500, 3000], "attempts 1, 2, 3: the immediate try was attempt 0");
+  assert.deepEqual(h.reauths, [false, true, true, true, true], "every try after a 4001 brings current rights");
+  // Once a socket has stayed open 10 s, the next 4001 is again answered at once.
+  settle().at(-1)!.fn();
+  await FakeSocket.instances[4].drop(4001, "reauth_required");
+  await h.flush();
+  assert.equal(FakeSocket.instances.length, 6);
+  // A socket the usual backoff opened (after a lost connection) answers its 4001 at once too.
+  FakeSocket.instances[5].accept();
+  await FakeSocket.instances[5].drop(4001, "reauth_required");
+  await h.flush();
+  assert.equal(FakeSocket.instances.length, 6, "unsettled: backs off");
+  h.timers.at(-1)!.fn();
+  await h.flush();
+  FakeSocket.instances[6].accept();
+  await FakeSocket.instances[6].drop(1006);
+  await h.flush();
+  h.timers.at(-1)!.fn();
+  await h.flush();
+  FakeSocket.instances[7].accept();
+  await FakeSocket.instances[7].drop(4001, "reauth_required");
+  await h.flush();
+  assert.equal(FakeSocket.instances.length, 9, "at once");
+  h.conn.close();
+});
+
+test("after a 4001, every try until a socket opens asks for current rights, not only the first", async () => {
+  const h = harness(undefined, { pingIntervalMs: 0, preflight: false });
+  await firstSocketGets4001(h);
+  // The immediate try is refused (a blip): the backoff's try must still bring current rights,
+  // or an app that caches its identity provider's session hands the old role back.
+  await FakeSocket.instances[1].drop(1006);
+  await h.flush();
+  h.timers.at(-1)!.fn();
+  await h.flush();
+  assert.deepEqual(h.reauths, [false, true, true]);
+  FakeSocket.instances[2].accept();
+  // Once open, a later lost connection is an ordinary reconnect.
+  await FakeSocket.instances[2].drop(1006);
+  await h.flush();
+  h.timers.at(-1)!.fn();
+  await h.flush();
+  assert.deepEqual(h.reauths, [false, true, true, false]);
+  h.conn.close();
 });
 
 test("4003 revoked is terminal and reported as onRejected(\"revoked\")", async () => {
@@ -354,10 +425,7 @@ test("4003 revoked is terminal and reported as onRejected(\"revoked\")", async (
 
 test("a handshake refused with revoked (a block) stops too", async () => {
   const h = harness("revoked", { pingIntervalMs: 0 });
-  await h.flush();
-  FakeSocket.instances[0].accept();
-  await FakeSocket.instances[0].drop(4001, "reauth_required");
-  await h.flush();
+  await firstSocketGets4001(h);
   // The immediate reconnect is refused; the pre-flight says revoked: no more tries.
   await FakeSocket.instances[1].drop(1006);
   await h.flush();

@@ -103,7 +103,7 @@ async function authorizeService(request: Request, cfg: RouterConfig, pathOrg: st
   return id;
 }
 
-async function handleService(request: Request, env: Env, cfg: RouterConfig, pathOrg: string, scope: ServiceScope): Promise<Response> {
+async function handleService(request: Request, env: Env, cfg: RouterConfig, pathOrg: string, scope: ServiceScope, cors: Record<string, string>): Promise<Response> {
   const id = await authorizeService(request, cfg, pathOrg, scope);
   // Read before the DO is reached: a bad body spends no jti and closes or delivers nothing.
   const text = scope === "presence" ? "" : await readBody(request, MAX_MESSAGE_BYTES);
@@ -114,18 +114,18 @@ async function handleService(request: Request, env: Env, cfg: RouterConfig, path
     const body = parsePublishBody(text);
     const res = await stub.publish(id.jti, until, body.to, body.data);
     if (!res.ok) throw new TokenError(res.reason);
-    return json(200, { delivered: res.delivered });
+    return json(200, { delivered: res.delivered }, cors);
   }
   if (scope === "presence") {
     const res = await stub.presence(id.jti, until);
     if (!res.ok) throw new TokenError(res.reason);
-    return json(200, { users: res.users });
+    return json(200, { users: res.users }, cors);
   }
   const body = parseDisconnectBody(text);
   const res = await stub.disconnectUser(id.jti, until, body.userId, body.code, body.blockSeconds);
   if (!res.ok) throw new TokenError(res.reason);
   logEvent("disconnect", { org: id.orgId, user: body.userId, code: body.code, blockSeconds: body.blockSeconds, disconnected: res.disconnected });
-  return json(200, { disconnected: res.disconnected });
+  return json(200, { disconnected: res.disconnected }, cors);
 }
 
 export default {
@@ -165,7 +165,8 @@ export default {
         });
       }
       if (m[2] === "ws") return await handleSocket(request, env, cfg, pathOrg, cors);
-      return await handleService(request, env, cfg, pathOrg, m[2] as ServiceScope);
+      // An allowed Origin is echoed on every answer, as on refusals and by the Go edge.
+      return await handleService(request, env, cfg, pathOrg, m[2] as ServiceScope, cors);
     } catch (e) {
       const err = toHttpError(e);
       // Structured, and never the token: the reason and the org of the path are enough to debug.

@@ -113,6 +113,24 @@ describe("service scopes", () => {
     expect(await errorOf(await SELF.fetch(`${base}/org-m/presence`))).toEqual([401, "missing_token"]);
     expect(await errorOf(await SELF.fetch(`${base}/org-m/disconnect`, { method: "POST", body: "{}" }))).toEqual([401, "missing_token"]);
   });
+
+  // As the Go edge (routes.go's edge echoes it before any handler) and as this Worker's own
+  // refusals and pre-flight do: a page on an allowed origin that may read a refusal may read
+  // the answer too, so the twins answer the same headers for every outcome.
+  it("echoes an allowed Origin on every service answer, 200 included", async () => {
+    const origin = { Origin: "https://app.test" };
+    const answers: [string, Response][] = [
+      ["publish", await SELF.fetch(`${base}/org-cors/publish`, { method: "POST", headers: { ...origin, Authorization: `Bearer ${await serviceToken(ALL, "org-cors")}` }, body: '{"data":1}' })],
+      ["presence", await SELF.fetch(`${base}/org-cors/presence`, { headers: { ...origin, Authorization: `Bearer ${await serviceToken(ALL, "org-cors")}` } })],
+      ["disconnect", await SELF.fetch(`${base}/org-cors/disconnect`, { method: "POST", headers: { ...origin, Authorization: `Bearer ${await serviceToken(ALL, "org-cors")}` }, body: '{"userId":"nobody","code":4001}' })],
+      ["refused", await SELF.fetch(`${base}/org-cors/presence`, { headers: origin })],
+    ];
+    for (const [name, res] of answers) {
+      expect([name, res.headers.get("Access-Control-Allow-Origin"), res.headers.get("Vary")]).toEqual([name, "https://app.test", "Origin"]);
+    }
+    const evil = await SELF.fetch(`${base}/org-cors/presence`, { headers: { Origin: "https://evil.test", Authorization: `Bearer ${await serviceToken(ALL, "org-cors")}` } });
+    expect([evil.status, evil.headers.get("Access-Control-Allow-Origin")]).toEqual([200, null]);
+  });
 });
 
 describe("GET presence", () => {

@@ -104,6 +104,25 @@ func (m *starvationMeter) runQueueWaitAround(from, to time.Time) (wait, over tim
 	return b.wait - a.wait, b.at.Sub(a.at)
 }
 
+// runQueueWaitSince returns the run-queue wait the process's threads saw from the sample at or
+// before from until now, read now (a sample taken after a starved stretch may not exist yet);
+// ok is false where /proc is missing.
+func (m *starvationMeter) runQueueWaitSince(from time.Time) (wait time.Duration, ok bool) {
+	m.mu.Lock()
+	var a *rqSample
+	for i := range m.samples {
+		if s := &m.samples[i]; !s.at.After(from) {
+			a = s
+		}
+	}
+	m.mu.Unlock()
+	now := runQueueWait()
+	if a == nil || a.wait < 0 || now < 0 {
+		return 0, false
+	}
+	return now - a.wait, true
+}
+
 // runQueueWait sums the second field of /proc/self/task/*/schedstat: nanoseconds each thread
 // spent runnable, waiting for a CPU. -1 where that is not available.
 func runQueueWait() time.Duration {

@@ -33,9 +33,11 @@ const stallLimit = time.Second
 // socket has input, and the reader sleeps until the next packet, which here never comes (the
 // client waits for its pongs; pings come every 30 s). So a round is judged on its time minus the
 // time the process lost meanwhile (starvationMeter): over stallLimit fails, at any load. The
-// read deadline, stallHorizon, is only how long a round is watched: a lost wake-up outlasts it,
-// starvation of the process does not, and a round that reaches it says how much of it the
-// process lost. Measured with -short, 20 runs at -cpu=1,2 beside three CPU hogs and a loop of
+// time lost is excused only as far as the kernel's run-queue wait for the process's threads
+// (/proc/self/task/*/schedstat) confirms it, so the proxy's own goroutines holding the CPU are
+// never excused (without /proc nothing is). The read deadline, stallHorizon, is only how long a
+// round is watched: a lost wake-up outlasts it, starvation of the process does not, and a round
+// that reaches it says how much of it the process lost. Measured with -short, 20 runs at -cpu=1,2 beside three CPU hogs and a loop of
 // TestShutdownUnderLoad (load average 13–20 on 2 cores): 201 rounds took over 0.5 s, the slowest
 // 1.05 s (over the old limit: "no pong within 1s"). In every one all 16 clients stalled at once
 // and the meter saw at least 96% of the round lost (the slowest: 1.03 s lost, and the process's
@@ -105,10 +107,17 @@ func TestBackToBackFramesNeverStall(t *testing.T) {
 				}
 				end := time.Now()
 				d, lost := end.Sub(start), meter.lostBy(end)-lost0
+				if d > stallLimit {
+					// Excuse only what the kernel confirms: time this process's threads
+					// waited for a CPU. At -cpu=1 the meter is also late while the proxy's
+					// own goroutines hold the one P, and that is no excuse.
+					wait, _ := meter.runQueueWaitSince(start)
+					lost = min(lost, wait)
+				}
 				setMax(&slowest, int64(d))
 				setMax(&slowestProxy, int64(d-lost))
 				if d-lost > stallLimit {
-					errs <- fmt.Errorf("client %d, round at %d: pongs after %v, %v more than the process lost (a stall of the proxy's own); %s", i, done.Load(), d.Round(time.Millisecond), (d - lost).Round(time.Millisecond), explain(start, end, lost))
+					errs <- fmt.Errorf("client %d, round at %d: pongs after %v, %v more than the process lost waiting for a CPU (a stall of the proxy's own); %s", i, done.Load(), d.Round(time.Millisecond), (d - lost).Round(time.Millisecond), explain(start, end, lost))
 					return
 				}
 			}

@@ -134,6 +134,11 @@ func (p *Publisher) call(ctx context.Context, method, orgID, route string, body,
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	// The token is single-use, so sending this request twice can never act twice: a second copy
+	// is refused as replayed. Saying so lets net/http retry it once on a fresh connection when a
+	// pooled keep-alive connection turns out closed by the router (its idle timeout racing our
+	// reuse), which otherwise fails a POST with a bare EOF.
+	req.Header.Set("Idempotency-Key", newJTI())
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -723,6 +723,10 @@ func (s *soak) publish(ctx context.Context, org int, to, stream string, n int64)
 	}
 	req.Header.Set("Authorization", "Bearer "+s.publishToken(s.orgID(org)))
 	req.Header.Set("Content-Type", "application/json")
+	// Single-use token: a retry can never deliver twice, so net/http may retry once when a pooled
+	// connection was closed by the router's idle timeout as we reused it (a bare EOF otherwise;
+	// one in 57,358 publishes of a 10-minute soak). issuer.Publisher does the same.
+	req.Header.Set("Idempotency-Key", randHex(16))
 	resp, err := s.httpc.Do(req)
 	if err != nil {
 		return err

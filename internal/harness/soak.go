@@ -385,7 +385,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 				return
 			case <-t.C:
 			}
-			rss, gor := rssKiB(cfg.PID), s.goroutines()
+			rss, gor := s.rssKiB(), s.goroutines()
 			phase := "warm-up"
 			if time.Since(start) >= cfg.Warmup {
 				samples = append(samples, struct{ rss, gor int }{rss, gor})
@@ -758,20 +758,27 @@ func (s *soak) goroutines() int {
 	return 0
 }
 
-func rssKiB(pid int) int {
-	if pid == 0 {
+// rssKiB reads the server's VmRSS (0 without a PID). A PID whose RSS cannot be read (the
+// process gone, no /proc) is an error of the soak, as an unreadable goroutine count is: a 0
+// sample must not pass for a figure, nor a row of them for a drift of 0%.
+func (s *soak) rssKiB() int {
+	if s.cfg.PID == 0 {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cfg.PID))
 	if err != nil {
+		s.err("rss: " + shortErr(err))
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			n, _ := strconv.Atoi(f[0])
-			return n
+			if f := strings.Fields(v); len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil {
+					return n
+				}
+			}
 		}
 	}
+	s.err("rss: no VmRSS")
 	return 0
 }

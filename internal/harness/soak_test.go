@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -126,5 +127,22 @@ func TestDrift(t *testing.T) {
 				t.Errorf("drift = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSoakRSSUnreadableIsAnError: a sample of the server's RSS that cannot be read (no such
+// process, no /proc) is an error of the soak, as an unreadable goroutine count is; it was 0, so
+// the drift of [0 0 0] read +0.0% and the RSS check passed without measuring anything.
+func TestSoakRSSUnreadableIsAnError(t *testing.T) {
+	s := &soak{cfg: SoakConfig{PID: math.MaxInt32}, errs: map[string]int{}} // above any pid_max
+	if got := s.rssKiB(); got != 0 {
+		t.Fatalf("rssKiB = %d for no process", got)
+	}
+	if len(s.errs) != 1 {
+		t.Fatalf("errors %v, want the unreadable RSS counted", s.errs)
+	}
+	s = &soak{cfg: SoakConfig{PID: os.Getpid()}, errs: map[string]int{}}
+	if got := s.rssKiB(); got <= 0 || len(s.errs) > 0 {
+		t.Fatalf("own RSS %d KiB, errors %v", got, s.errs)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -144,5 +145,33 @@ func TestSoakRSSUnreadableIsAnError(t *testing.T) {
 	s = &soak{cfg: SoakConfig{PID: os.Getpid()}, errs: map[string]int{}}
 	if got := s.rssKiB(); got <= 0 || len(s.errs) > 0 {
 		t.Fatalf("own RSS %d KiB, errors %v", got, s.errs)
+	}
+}
+
+// TestSoakTimesPublishReplies: a publish is a reply too (issue 12: zero replies or deliveries
+// over 1 s); its answer arriving over 1 s after the request counts as late, even when the
+// deliveries it fanned out were prompt. Only pongs and deliveries were timed.
+func TestSoakTimesPublishReplies(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const slow = 1100 * time.Millisecond // the slowness under test: an answer past the 1 s bound
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(slow):
+		case <-r.Context().Done():
+		}
+		_, _ = io.WriteString(w, `{"delivered":1}`)
+	}))
+	t.Cleanup(srv.Close)
+	s := &soak{cfg: SoakConfig{Router: srv.URL, Key: key, Claims: map[string]any{"iss": "iss", "aud": "aud"}, Orgs: 1},
+		run: "t", errs: map[string]int{}, httpc: srv.Client()}
+	if err := s.publish(t.Context(), 0, "", "pub", 1); err != nil {
+		t.Fatal(err)
+	}
+	if s.late.Load() != 1 || s.maxLat.Load() < int64(slow) {
+		t.Fatalf("a publish answered after %v: late %d, max %v", slow, s.late.Load(), time.Duration(s.maxLat.Load()))
 	}
 }

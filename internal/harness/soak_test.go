@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,5 +175,32 @@ func TestSoakTimesPublishReplies(t *testing.T) {
 	}
 	if s.late.Load() != 1 || s.maxLat.Load() < int64(slow) {
 		t.Fatalf("a publish answered after %v: late %d, max %v", slow, s.late.Load(), time.Duration(s.maxLat.Load()))
+	}
+}
+
+// TestSoakGoroutineSampleIsTheWindowFloor: a sample's goroutine count is the fewest of the reads
+// since the last sample, not one read that may land in a fan-out's writers (the count here is
+// 500 but on every third read, as writers come and go); a single read per sample gave 500.
+func TestSoakGoroutineSampleIsTheWindowFloor(t *testing.T) {
+	var reads atomic.Int64
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		g := 500
+		if reads.Add(1)%3 == 0 {
+			g = 20
+		}
+		fmt.Fprintf(w, "# TYPE go_goroutines gauge\ngo_goroutines %d\n", g)
+	}))
+	t.Cleanup(metrics.Close)
+	s := &soak{cfg: SoakConfig{MetricsURL: metrics.URL}, errs: map[string]int{}, httpc: metrics.Client()}
+	ctx, cancel := context.WithTimeout(t.Context(), 2500*time.Millisecond)
+	defer cancel()
+	samples := s.sample(ctx, time.Second, func(string, ...any) {})
+	if len(samples) < 2 || len(s.errs) > 0 {
+		t.Fatalf("%d samples, errors %v", len(samples), s.errs)
+	}
+	for i, x := range samples {
+		if x.gor != 20 {
+			t.Errorf("sample %d: %d goroutines, want the window's floor 20 (%d reads)", i, x.gor, reads.Load())
+		}
 	}
 }

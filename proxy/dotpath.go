@@ -51,3 +51,37 @@ func withDotSegmentsResolved(r *http.Request) *http.Request {
 	r2.URL = &u
 	return &r2
 }
+
+// withWHATWGPath returns r with the path of its request target read as the WHATWG URL parser
+// reads it, before dot segments are resolved: for an http URL a "\" is a "/", and a "#" starts
+// the fragment, which is no part of the path (nor is what follows it part of the query). The
+// Worker routes request.url, parsed that way, so /orgs\acme\ws and /orgs/acme/ws#x are its
+// /orgs/acme/ws; Go's request parser keeps both characters in the path. A target that is not a
+// path (absolute-form, "*"), or has neither character before its query, is returned unchanged.
+func withWHATWGPath(r *http.Request) *http.Request {
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") {
+		return r
+	}
+	end := strings.IndexAny(target, "?#")
+	if end < 0 {
+		end = len(target)
+	}
+	path := target[:end]
+	fragment := end < len(target) && target[end] == '#'
+	if !fragment && !strings.Contains(path, `\`) {
+		return r
+	}
+	parsed, err := url.Parse(strings.ReplaceAll(path, `\`, "/"))
+	if err != nil || parsed.Path == "" {
+		return r
+	}
+	u := *r.URL
+	u.Path, u.RawPath = parsed.Path, parsed.RawPath
+	if fragment {
+		u.RawQuery, u.ForceQuery = "", false
+	}
+	r2 := *r
+	r2.URL = &u
+	return &r2
+}

@@ -65,14 +65,15 @@ func (p *Proxy) newMux() *http.ServeMux {
 	return mux
 }
 
-// ServeHTTP routes r as the Worker does: dot segments resolved first (dotpath.go), then the
+// ServeHTTP routes r as the Worker does: its path read as the WHATWG URL parser reads it (a "\" is a
+// "/", a "#" ends it) and dot segments resolved first (dotpath.go), then the
 // escaped path matched against routes, where only the org segment is percent-decoded (an org
 // that decodes to something with a "/" is no org) and every other segment must be literal:
 // /orgs/acme/%77s and /orgs/acme%2Fws are no route, as on the Worker, whose route pattern runs
 // on the encoded pathname. A path that is not clean (an empty segment, a leftover dot segment) is 404 here:
 // ServeMux would redirect it to its cleaned form, and the Worker routes it nowhere.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = withDotSegmentsResolved(r)
+	r = withDotSegmentsResolved(withWHATWGPath(r))
 	if !isCleanPath(r.URL.Path) {
 		writeError(w, ErrNotFound)
 		return

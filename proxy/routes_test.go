@@ -104,6 +104,19 @@ func TestRouteAnswers(t *testing.T) {
 		{"ws absolute-form target", "GET", "http://other.test/orgs/acme/ws", nil, noToken},
 		// An encoded slash is no segment boundary: /orgs/{"acme/ws"} is no route (both twins).
 		{"ws encoded slash between segments", "GET", "/orgs/acme%2Fws", nil, notFound},
+		// The WHATWG URL parser the Worker's request.url comes from reads a "\" as a "/" (http
+		// is a special scheme) and a "#" as the fragment's start; answers taken from wrangler dev.
+		{"ws backslashes", "GET", `/orgs\acme\ws`, nil, noToken},
+		{"ws backslash dot segments", "GET", `/orgs/x\..\acme/ws`, nil, noToken},
+		{"ws encoded dots, backslash", "GET", `/orgs/x/%2e%2e\acme/ws`, nil, noToken},
+		{"ws backslash in the org", "GET", `/orgs/ac\me/ws`, nil, notFound},
+		{"ws backslash then slash", "GET", `/orgs/acme\/ws`, nil, notFound},
+		{"ws encoded backslash", "GET", "/orgs/acme%5Cws", nil, notFound},
+		{"ws fragment", "GET", "/orgs/acme/ws#x", nil, noToken},
+		{"ws fragment with dot segments", "GET", "/orgs/acme/ws#/../x", nil, noToken},
+		{"ws fragment inside the kind", "GET", "/orgs/acme/w#s", nil, notFound},
+		{"ws fragment after the query", "GET", "/orgs/acme/ws?a#b", nil, noToken},
+		{"publish fragment GET", "GET", "/orgs/acme/publish#", nil, pubMethod},
 		{"ws allowed origin", "GET", "/orgs/acme/ws", app,
 			"401 Access-Control-Allow-Origin=https://app.test Cache-Control=no-store Content-Length=26 Content-Type=application/json Vary=Origin X-Content-Type-Options=nosniff {\"error\":\"missing_token\"}"},
 		{"ws refused origin", "GET", "/orgs/acme/ws", evil, noOrigin},

@@ -22,6 +22,10 @@ func (c *checker) dotPathCases() []checkCase {
 		{"encoded_org_segment_decoded", "200 ok", c.preflightPath("/orgs/" + fmt.Sprintf("%%%02X", x[0]) + x[1:] + "/ws")},
 		{"encoded_route_segment_no_route", "404 not_found", c.preflightPath("/orgs/" + x + "/%77s")},
 		{"encoded_slash_no_boundary", "404 not_found", c.preflightPath("/orgs/" + x + "%2Fws")},
+		// The WHATWG URL parser behind the Worker's request.url reads a "\" as a "/" and a "#"
+		// as the start of the fragment, no part of the path; the Go proxy reads the target so too.
+		{"backslash_is_slash", "200 ok", c.preflightPath(`/orgs\` + x + `\ws`)},
+		{"fragment_not_path", "200 ok", c.preflightPath("/orgs/" + x + "/ws#x")},
 	}
 }
 

@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,5 +130,77 @@ func TestDrift(t *testing.T) {
 				t.Errorf("drift = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSoakRSSUnreadableIsAnError: a sample of the server's RSS that cannot be read (no such
+// process, no /proc) is an error of the soak, as an unreadable goroutine count is; it was 0, so
+// the drift of [0 0 0] read +0.0% and the RSS check passed without measuring anything.
+func TestSoakRSSUnreadableIsAnError(t *testing.T) {
+	s := &soak{cfg: SoakConfig{PID: math.MaxInt32}, errs: map[string]int{}} // above any pid_max
+	if got := s.rssKiB(); got != 0 {
+		t.Fatalf("rssKiB = %d for no process", got)
+	}
+	if len(s.errs) != 1 {
+		t.Fatalf("errors %v, want the unreadable RSS counted", s.errs)
+	}
+	s = &soak{cfg: SoakConfig{PID: os.Getpid()}, errs: map[string]int{}}
+	if got := s.rssKiB(); got <= 0 || len(s.errs) > 0 {
+		t.Fatalf("own RSS %d KiB, errors %v", got, s.errs)
+	}
+}
+
+// TestSoakTimesPublishReplies: a publish is a reply too (issue 12: zero replies or deliveries
+// over 1 s); its answer arriving over 1 s after the request counts as late, even when the
+// deliveries it fanned out were prompt. Only pongs and deliveries were timed.
+func TestSoakTimesPublishReplies(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const slow = 1100 * time.Millisecond // the slowness under test: an answer past the 1 s bound
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(slow):
+		case <-r.Context().Done():
+		}
+		_, _ = io.WriteString(w, `{"delivered":1}`)
+	}))
+	t.Cleanup(srv.Close)
+	s := &soak{cfg: SoakConfig{Router: srv.URL, Key: key, Claims: map[string]any{"iss": "iss", "aud": "aud"}, Orgs: 1},
+		run: "t", errs: map[string]int{}, httpc: srv.Client()}
+	if err := s.publish(t.Context(), 0, "", "pub", 1); err != nil {
+		t.Fatal(err)
+	}
+	if s.late.Load() != 1 || s.maxLat.Load() < int64(slow) {
+		t.Fatalf("a publish answered after %v: late %d, max %v", slow, s.late.Load(), time.Duration(s.maxLat.Load()))
+	}
+}
+
+// TestSoakGoroutineSampleIsTheWindowFloor: a sample's goroutine count is the fewest of the reads
+// since the last sample, not one read that may land in a fan-out's writers (the count here is
+// 500 but on every third read, as writers come and go); a single read per sample gave 500.
+func TestSoakGoroutineSampleIsTheWindowFloor(t *testing.T) {
+	var reads atomic.Int64
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		g := 500
+		if reads.Add(1)%3 == 0 {
+			g = 20
+		}
+		fmt.Fprintf(w, "# TYPE go_goroutines gauge\ngo_goroutines %d\n", g)
+	}))
+	t.Cleanup(metrics.Close)
+	s := &soak{cfg: SoakConfig{MetricsURL: metrics.URL}, errs: map[string]int{}, httpc: metrics.Client()}
+	ctx, cancel := context.WithTimeout(t.Context(), 2500*time.Millisecond)
+	defer cancel()
+	samples := s.sample(ctx, time.Second, func(string, ...any) {})
+	if len(samples) < 2 || len(s.errs) > 0 {
+		t.Fatalf("%d samples, errors %v", len(samples), s.errs)
+	}
+	for i, x := range samples {
+		if x.gor != 20 {
+			t.Errorf("sample %d: %d goroutines, want the window's floor 20 (%d reads)", i, x.gor, reads.Load())
+		}
 	}
 }

@@ -83,22 +83,17 @@ func (m *starvationMeter) lostBy(now time.Time) time.Duration {
 // before from and the sample after to (so a little more than [from, to]), and that stretch;
 // zero where /proc is missing.
 func (m *starvationMeter) runQueueWaitAround(from, to time.Time) (wait, over time.Duration) {
+	a, ok := m.sampleAtOrBefore(from)
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	var a, b *rqSample
-	for i := range m.samples {
-		s := &m.samples[i]
-		if !s.at.After(from) {
-			a = s
-		}
-		if b == nil && !s.at.Before(to) {
+	b := m.samples[len(m.samples)-1]
+	for _, s := range m.samples {
+		if !s.at.Before(to) {
 			b = s
+			break
 		}
 	}
-	if b == nil {
-		b = &m.samples[len(m.samples)-1]
-	}
-	if a == nil || a.wait < 0 || b.wait < 0 || !b.at.After(a.at) {
+	m.mu.Unlock()
+	if !ok || b.wait < 0 || !b.at.After(a.at) {
 		return 0, 0
 	}
 	return b.wait - a.wait, b.at.Sub(a.at)
@@ -108,19 +103,26 @@ func (m *starvationMeter) runQueueWaitAround(from, to time.Time) (wait, over tim
 // before from until now, read now (a sample taken after a starved stretch may not exist yet);
 // ok is false where /proc is missing.
 func (m *starvationMeter) runQueueWaitSince(from time.Time) (wait time.Duration, ok bool) {
-	m.mu.Lock()
-	var a *rqSample
-	for i := range m.samples {
-		if s := &m.samples[i]; !s.at.After(from) {
-			a = s
-		}
-	}
-	m.mu.Unlock()
+	a, ok := m.sampleAtOrBefore(from)
 	now := runQueueWait()
-	if a == nil || a.wait < 0 || now < 0 {
+	if !ok || now < 0 {
 		return 0, false
 	}
 	return now - a.wait, true
+}
+
+// sampleAtOrBefore returns the last sample taken at or before t; ok is false when there is none
+// or its reading is unknown.
+func (m *starvationMeter) sampleAtOrBefore(t time.Time) (s rqSample, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, x := range m.samples {
+		if x.at.After(t) {
+			break
+		}
+		s, ok = x, true
+	}
+	return s, ok && s.wait >= 0
 }
 
 // runQueueWait sums the second field of /proc/self/task/*/schedstat: nanoseconds each thread
